@@ -7,7 +7,11 @@ pub mod json;
 
 /// Generated code for the `caduceus.v1` package.
 pub mod v1 {
-    #![allow(missing_docs, clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+    #![allow(
+        missing_docs,
+        clippy::doc_lazy_continuation,
+        clippy::large_enum_variant
+    )]
     tonic::include_proto!("caduceus.v1");
 }
 

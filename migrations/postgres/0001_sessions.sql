@@ -1,0 +1,41 @@
+-- Sessions and their messages (PostgreSQL dialect; keep in step with ../sqlite/0001_sessions.sql).
+-- Times are float Unix seconds; booleans would be BIGINT 0/1; JSON is TEXT (the Any driver has no
+-- JSONB/TIMESTAMPTZ support).
+
+CREATE TABLE sessions (
+    id                TEXT PRIMARY KEY,
+    source            TEXT NOT NULL,
+    title             TEXT NULL,
+    model             TEXT NULL,
+    system_prompt     TEXT NULL,
+    session_key       TEXT NULL,
+    started_at        DOUBLE PRECISION NOT NULL,
+    ended_at          DOUBLE PRECISION NULL,
+    end_reason        TEXT NULL,
+    parent_session_id TEXT NULL,
+    last_active       DOUBLE PRECISION NOT NULL,
+    message_count     BIGINT NOT NULL DEFAULT 0,
+    tool_call_count   BIGINT NOT NULL DEFAULT 0,
+    input_tokens      BIGINT NOT NULL DEFAULT 0,
+    output_tokens     BIGINT NOT NULL DEFAULT 0
+);
+
+-- Titles are unique among sessions that have one.
+CREATE UNIQUE INDEX idx_sessions_title ON sessions (title) WHERE title IS NOT NULL;
+CREATE INDEX idx_sessions_last_active ON sessions (last_active);
+CREATE INDEX idx_sessions_parent ON sessions (parent_session_id);
+
+CREATE TABLE messages (
+    id            BIGSERIAL PRIMARY KEY,
+    session_id    TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    role          TEXT NOT NULL,
+    content       TEXT NULL,
+    tool_call_id  TEXT NULL,
+    tool_calls    TEXT NULL,
+    tool_name     TEXT NULL,
+    timestamp     DOUBLE PRECISION NOT NULL,
+    token_count   BIGINT NULL,
+    finish_reason TEXT NULL
+);
+
+CREATE INDEX idx_messages_session ON messages (session_id, id);

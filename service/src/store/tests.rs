@@ -1,0 +1,160 @@
+//! The store test suite: every case in `cases` runs on a fresh temp SQLite file and, when
+//! `DATABASE_URL` starts with `postgres`, on a fresh PostgreSQL database created for that one test
+//! (`caduceus_test_<random>`, dropped afterwards) so parallel tests never share state.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
+
+use super::*;
+
+mod message_cases;
+mod session_cases;
+
+/// Both case files under one name for `backend_tests!`.
+mod cases {
+    pub use super::message_cases::*;
+    pub use super::session_cases::*;
+}
+
+async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/dir/caduceus.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store.migrate().await.unwrap();
+    case(store.clone()).await;
+    store.close().await;
+}
+
+async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let admin_url = match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => url,
+        _ => {
+            eprintln!("note: DATABASE_URL is not a postgres:// URL; skipping the PostgreSQL run");
+            return;
+        }
+    };
+    let name = format!("caduceus_test_{:016x}", rand::random::<u64>());
+    let admin = Store::connect(&admin_url).await.unwrap();
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let url = PgConnectOptions::from_str(&admin_url)
+        .unwrap()
+        .database(&name)
+        .to_url_lossy()
+        .to_string();
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    store.migrate().await.unwrap();
+    case(store.clone()).await;
+    store.close().await;
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(admin.pool())
+    .await
+    .unwrap();
+    admin.close().await;
+}
+
+/// Declares each case once per backend: `sqlite::<case>` and `postgres::<case>`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::on_sqlite(super::cases::$name).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::on_postgres(super::cases::$name).await; })*
+        }
+    };
+}
+
+backend_tests!(
+    migrate_twice_and_ping,
+    numbered_placeholders_work,
+    crud_round_trip,
+    duplicates_conflict,
+    list_ordering_and_has_more,
+    message_pagination,
+    counts_and_preview,
+    fork_copies_and_names,
+    delete_cascades,
+    ensure_session_is_race_safe,
+    concurrent_appends_all_land,
+);
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_with_fk_and_busy_timeout() {
+    on_sqlite(|store| async move {
+        let pool = store.pool();
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode.to_lowercase(), "wal");
+        let fk: i64 = sqlx::query("PRAGMA foreign_keys")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(fk, 1);
+        let busy: i64 = sqlx::query("PRAGMA busy_timeout")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(busy, 5000);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_url_scheme_is_refused() {
+    let err = Store::connect("mysql://x/y").await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidUrl(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_works() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    cases::crud_round_trip(store).await;
+}
+
+#[test]
+fn errors_shown_to_clients_carry_no_driver_text() {
+    let err = StoreError::from(sqlx::Error::Protocol("SELECT secret FROM t".into()));
+    assert_eq!(err.to_string(), "database error");
+    let err = StoreError::from(sqlx::Error::PoolTimedOut);
+    assert_eq!(err.to_string(), "database unavailable");
+}
+
+fn new(id: &str) -> NewSession {
+    NewSession {
+        id: id.to_owned(),
+        source: "api_server".to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
