@@ -69,6 +69,16 @@ const REASON_OVERRIDES: &[(Code, &str, StatusCode)] = &[
         "agent_incomplete",
         StatusCode::BAD_GATEWAY,
     ),
+    (
+        Code::Unavailable,
+        "upstream_rejected",
+        StatusCode::BAD_GATEWAY,
+    ),
+    (
+        Code::Unavailable,
+        "upstream_rate_limited",
+        StatusCode::BAD_GATEWAY,
+    ),
 ];
 
 /// Whether the status's own message must be hidden (internal faults leak internals).

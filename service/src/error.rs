@@ -69,7 +69,8 @@ pub enum Error {
     /// The upstream LLM failed or the agent could not finish (REST 502).
     #[error("{message}")]
     BadGateway {
-        /// `upstream_unavailable` or `agent_incomplete`.
+        /// `upstream_unavailable`, `upstream_rejected`, `upstream_rate_limited` or
+        /// `agent_incomplete`.
         code: &'static str,
         /// What failed, without internals.
         message: String,
@@ -82,6 +83,9 @@ pub enum Error {
         /// What timed out.
         message: String,
     },
+    /// The caller went away or stopped the work before it finished.
+    #[error("the request was cancelled")]
+    Cancelled,
     /// A fault on our side; the message is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -157,6 +161,11 @@ impl Error {
             Self::Unavailable { code, message, .. } => (Code::Unavailable, code, message.clone()),
             Self::BadGateway { code, message } => (Code::Unavailable, code, message.clone()),
             Self::Timeout { code, message } => (Code::DeadlineExceeded, code, message.clone()),
+            Self::Cancelled => (
+                Code::Cancelled,
+                "request_cancelled",
+                "The request was cancelled before it finished".into(),
+            ),
             Self::Internal(_) => (
                 Code::Internal,
                 "internal_error",

@@ -29,6 +29,9 @@ pub enum LaunchError {
         /// What went wrong, in words.
         reason: String,
     },
+    /// The agent could not be set up (e.g. an invalid upstream configuration).
+    #[error("agent: {0}")]
+    Agent(crate::error::Error),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] server::ServeError),
@@ -98,7 +101,7 @@ pub async fn serve(config: Config, grace: Duration) -> Result<(), LaunchError> {
             "no upstream LLM configured: agent routes answer 503 until model.base_url and model.default are set in config.yaml"
         );
     }
-    let state = AppState::new(config, store);
+    let state = AppState::new(config, store).map_err(LaunchError::Agent)?;
     server::serve(listener, state, server::shutdown_signal(), grace).await?;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,8 @@
 //! The binary (`src/main.rs`) is a thin shell over [`launch`]; tests drive [`server::serve`]
 //! directly with a listener on port 0.
 
+pub mod agent;
+pub mod approvals;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -11,6 +13,8 @@ pub mod discovery;
 pub mod error;
 pub mod grpc;
 pub mod launch;
+pub mod llm;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tools;

@@ -3,9 +3,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::agent::Agent;
 use crate::config::Config;
+use crate::error::Error;
 use crate::store::Store;
 
 /// The outcome of the most recent upstream LLM call, for the `upstream` readiness check.
@@ -84,11 +88,63 @@ impl Gauges {
             .unwrap_or(UpstreamOutcome::NotCalledYet)
     }
 
+    /// Counts an agent turn as active until the guard drops.
+    pub fn agent_started(&self) -> ActiveGuard<'_> {
+        self.active_agents.fetch_add(1, Ordering::SeqCst);
+        ActiveGuard(&self.active_agents)
+    }
+
     /// Records an upstream call's outcome.
     pub fn record_upstream(&self, outcome: UpstreamOutcome) {
         if let Ok(mut guard) = self.upstream.lock() {
             *guard = outcome;
         }
+    }
+}
+
+/// Decrements its counter when dropped, so early returns and panics never leak a count.
+#[derive(Debug)]
+pub struct ActiveGuard<'a>(&'a AtomicI64);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Admission of agent work: refused while draining (503) or beyond `max_concurrent_runs` (429).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    slots: Option<Arc<Semaphore>>,
+    gauges: Arc<Gauges>,
+}
+
+impl Admission {
+    fn new(max_concurrent: u32, gauges: Arc<Gauges>) -> Self {
+        let slots = (max_concurrent > 0).then(|| Arc::new(Semaphore::new(max_concurrent as usize)));
+        Self { slots, gauges }
+    }
+
+    /// A slot for one agent turn, held until the permit drops.
+    pub fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, Error> {
+        if self.gauges.is_draining() {
+            return Err(Error::Unavailable {
+                code: "gateway_draining",
+                message: "The server is shutting down and accepts no new agent work; retry on another replica or shortly".into(),
+                retry_after: Some(Duration::from_secs(1)),
+            });
+        }
+        let Some(slots) = &self.slots else {
+            return Ok(None);
+        };
+        slots
+            .clone()
+            .try_acquire_owned()
+            .map(Some)
+            .map_err(|_| Error::RateLimited {
+                message: "Too many concurrent agent runs; retry shortly".into(),
+                retry_after: Duration::from_secs(1),
+            })
     }
 }
 
@@ -101,15 +157,25 @@ pub struct AppState {
     pub store: Store,
     /// Live counters.
     pub gauges: Arc<Gauges>,
+    /// The agent (upstream client, tools).
+    pub agent: Agent,
+    /// Draining and concurrency cap for agent work.
+    pub admission: Admission,
 }
 
 impl AppState {
     /// Builds the state for a freshly started server.
-    pub fn new(config: Config, store: Store) -> Self {
-        Self {
-            config: Arc::new(config),
+    pub fn new(config: Config, store: Store) -> Result<Self, Error> {
+        let config = Arc::new(config);
+        let gauges = Arc::new(Gauges::new());
+        let agent = Agent::new(config.clone(), store.clone(), gauges.clone())?;
+        let admission = Admission::new(config.max_concurrent_runs, gauges.clone());
+        Ok(Self {
+            config,
             store,
-            gauges: Arc::new(Gauges::new()),
-        }
+            gauges,
+            agent,
+            admission,
+        })
     }
 }

@@ -92,3 +92,29 @@ def stubs():
     import caduceus.v1.discovery_pb2_grpc as discovery_pb2_grpc  # noqa: E402
 
     return {"discovery_pb2": discovery_pb2, "discovery_pb2_grpc": discovery_pb2_grpc}
+
+
+FAKE_DEFAULT_REPLY = "(fake upstream: no scripted reply)"
+
+
+@pytest.fixture(scope="module")
+def fake_upstream():
+    """The scripted fake LLM (`caduceus-fake-upstream`), answering with its default text."""
+    binary = os.environ.get(
+        "CADUCEUS_FAKE_UPSTREAM_BIN", str(ROOT / "target" / "debug" / "caduceus-fake-upstream")
+    )
+    proc = subprocess.Popen([binary], stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+    base_url = proc.stdout.readline().strip()
+    assert base_url.startswith("http://"), f"unexpected first line: {base_url!r}"
+    yield base_url
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def agent_server(fake_upstream):
+    """The real binary with its agent pointed at the fake upstream."""
+    config = f"model:\n  provider: custom\n  base_url: {fake_upstream}\n  default: fake-model\n"
+    srv = start_server(config_yaml=config)
+    yield srv
+    stop_server(srv)

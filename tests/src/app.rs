@@ -27,6 +27,29 @@ pub struct TestOptions {
     pub files: Vec<(String, String)>,
 }
 
+/// `config.yaml` pointing the agent at an upstream (the fake LLM in tests), plus `extra` YAML.
+pub fn upstream_config(base_url: &str, extra: &str) -> String {
+    format!(
+        "model:\n  provider: custom\n  base_url: {base_url}\n  default: fake-model\n  read_timeout: 5\n{extra}"
+    )
+}
+
+impl TestOptions {
+    /// Options whose config points the agent at `base_url`.
+    pub fn upstream(base_url: &str) -> Self {
+        Self {
+            config_yaml: Some(upstream_config(base_url, "")),
+            ..Self::default()
+        }
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+}
+
 /// A running server.
 pub struct TestApp {
     /// Where it listens.
@@ -65,7 +88,7 @@ impl TestApp {
         let config = Config::load(&env, &overrides).expect("config");
         let store = Store::connect(&config.database_url).await.expect("store");
         store.migrate().await.expect("migrate");
-        let state = AppState::new(config, store);
+        let state = AppState::new(config, store).expect("state");
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

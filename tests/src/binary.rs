@@ -76,10 +76,10 @@ impl Server {
         let deadline = Instant::now() + limit;
         let client = reqwest::Client::new();
         while Instant::now() < deadline {
-            if let Ok(response) = client.get(format!("{}/health", self.base())).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            if let Ok(response) = client.get(format!("{}/health", self.base())).send().await
+                && response.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -39,10 +39,10 @@ pub fn scan(skills_dir: &Path) -> Vec<SkillInfo> {
         let category = folder_name(&entry);
         for skill_dir in subdirs(&entry) {
             let skill_md = skill_dir.join("SKILL.md");
-            if skill_md.is_file() {
-                if let Some(skill) = read_skill(&skill_md, &skill_dir, category.clone()) {
-                    found.push(skill);
-                }
+            if skill_md.is_file()
+                && let Some(skill) = read_skill(&skill_md, &skill_dir, category.clone())
+            {
+                found.push(skill);
             }
         }
     }

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::discovery::{methods, skills, toolsets};
 use crate::state::{AppState, UpstreamOutcome};
+use crate::tools::is_implemented;
 
 /// `platform` of every discovery answer (wire compatibility with the reference server).
 pub const PLATFORM: &str = "hermes-agent";
@@ -31,10 +32,10 @@ const FEATURES: &[(&str, bool)] = &[
     ("grpc", true),
     ("grpc_web", true),
     ("grpc_reflection", true),
-    ("chat_completions", false),
-    ("chat_completions_streaming", false),
-    ("tool_progress_events", false),
-    ("client_tools", false),
+    ("chat_completions", true),
+    ("chat_completions_streaming", true),
+    ("tool_progress_events", true),
+    ("client_tools", true),
     ("responses_api", false),
     ("responses_streaming", false),
     ("sessions_api", false),
@@ -266,12 +267,18 @@ impl DiscoveryService for Discovery {
         let configured = self.state.config.toolsets.as_deref();
         let data = toolsets::BUILTIN_TOOLSETS
             .iter()
-            .map(|spec| Toolset {
+            .map(|spec| {
+                // "configured": this build can serve every tool of the set; "enabled": and the
+                // platform configuration offers it to the model.
+                let available = spec.tools.iter().all(|tool| is_implemented(tool));
+                (spec, available)
+            })
+            .map(|(spec, available)| Toolset {
                 name: spec.name.into(),
                 label: spec.label.into(),
                 description: spec.description.into(),
-                enabled: toolsets::is_enabled(configured, spec.name),
-                configured: true,
+                enabled: available && toolsets::is_enabled(configured, spec.name),
+                configured: available,
                 tools: spec.tools.iter().map(|tool| (*tool).to_owned()).collect(),
             })
             .collect();

@@ -2,8 +2,11 @@
 //! v1alpha) and gRPC-Web, assembled into one axum router behind API-key authentication.
 //! RPC bodies stay thin: validate, convert to domain types, call the core, convert back.
 
+pub mod chat;
 pub mod discovery;
+pub mod headers;
 pub mod pending;
+pub mod streaming;
 
 use caduceus_proto::v1::chat_service_server::ChatServiceServer;
 use caduceus_proto::v1::discovery_service_server::DiscoveryServiceServer;
@@ -68,7 +71,9 @@ pub async fn surface(state: &AppState) -> Result<GrpcSurface, BuildError> {
         .add_service(limits!(DiscoveryServiceServer::new(
             discovery::Discovery::new(state.clone())
         )))
-        .add_service(limits!(ChatServiceServer::new(pending)))
+        .add_service(limits!(ChatServiceServer::new(chat::Chat::new(
+            state.clone()
+        ))))
         .add_service(limits!(ResponsesServiceServer::new(pending)))
         .add_service(limits!(SessionServiceServer::new(pending)))
         .add_service(limits!(RunServiceServer::new(pending)))

@@ -4,7 +4,6 @@
 
 use std::pin::Pin;
 
-use caduceus_proto::v1::chat_service_server::ChatService;
 use caduceus_proto::v1::job_service_server::JobService;
 use caduceus_proto::v1::responses_service_server::ResponsesService;
 use caduceus_proto::v1::run_service_server::RunService;
@@ -24,25 +23,6 @@ pub struct Pending;
 
 fn pending<T>(feature: &str) -> Result<T, Status> {
     Err(Error::unimplemented(feature).into())
-}
-
-#[tonic::async_trait]
-impl ChatService for Pending {
-    type StreamChatCompletionStream = BoxStream<ChatCompletionEvent>;
-
-    async fn create_chat_completion(
-        &self,
-        _: Request<CreateChatCompletionRequest>,
-    ) -> Result<Response<CreateChatCompletionResponse>, Status> {
-        pending("Chat completions")
-    }
-
-    async fn stream_chat_completion(
-        &self,
-        _: Request<CreateChatCompletionRequest>,
-    ) -> Result<Response<Self::StreamChatCompletionStream>, Status> {
-        pending("Streaming chat completions")
-    }
 }
 
 #[tonic::async_trait]

@@ -6,6 +6,7 @@
 
 mod fork;
 mod messages;
+pub mod search;
 mod sessions;
 
 #[cfg(test)]

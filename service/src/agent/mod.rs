@@ -1,0 +1,195 @@
+//! The agent: one turn = the system prompt, the history and the new input sent upstream with the
+//! tool schemas; tool calls executed (concurrently when several) and their results appended, until
+//! an answer without tool calls or `max_iterations` (then one last call without tools). Every
+//! message of the turn is persisted as it happens. Progress goes out as [`TurnEvent`]s on a
+//! channel so each route (chat, responses, session chat, runs) renders its own wire format.
+
+mod history;
+mod prompt;
+mod turn;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use history::{
+    derived_session_id, record_to_message, validate_session_id, validate_session_key,
+};
+pub use prompt::{CORE_PERSONA, system_prompt};
+
+use crate::approvals::ApprovalGate;
+use crate::config::Config;
+use crate::error::Error;
+use crate::llm::{Message, ToolCall, ToolDefinition, UpstreamClient, Usage};
+use crate::state::Gauges;
+use crate::store::Store;
+use crate::tools::ToolRegistry;
+
+/// The new input of a turn.
+#[derive(Debug, Clone)]
+pub enum TurnInput {
+    /// A user message (text or parts).
+    User(Message),
+    /// Results of client-declared tool calls from the previous turn (`tool` messages).
+    ToolResults(Vec<Message>),
+}
+
+/// Sampling and tool options passed through to the upstream.
+#[derive(Debug, Clone, Default)]
+pub struct Sampling {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub stop: Option<serde_json::Value>,
+    pub seed: Option<i64>,
+    pub presence_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    pub response_format: Option<serde_json::Value>,
+    pub user: Option<String>,
+    pub tool_choice: Option<serde_json::Value>,
+    pub parallel_tool_calls: Option<bool>,
+}
+
+/// Everything one turn needs from its route.
+pub struct TurnRequest {
+    /// Where the turn is stored (created on first use).
+    pub session_id: String,
+    /// `X-Hermes-Session-Key`: scopes memory.
+    pub session_key: Option<String>,
+    /// The client's `model`: a `model_routes` alias selects that upstream.
+    pub requested_model: Option<String>,
+    /// Client system text (and the session's own system prompt), layered on the agent's prompt.
+    pub system_text: Option<String>,
+    /// Earlier conversation, oldest first, without system messages.
+    pub history: Vec<Message>,
+    /// The new input.
+    pub input: TurnInput,
+    /// Client-declared function tools: when the model calls one, the turn ends and the call goes
+    /// back to the client.
+    pub client_tools: Vec<ToolDefinition>,
+    /// Upstream options.
+    pub sampling: Sampling,
+    /// The approval channel of the route.
+    pub approvals: Arc<dyn ApprovalGate>,
+}
+
+/// Progress of a turn, in order.
+#[derive(Debug, Clone)]
+pub enum TurnEvent {
+    /// Answer text as the upstream produces it ("\n\n" starts the text after a tool round).
+    TextDelta(String),
+    /// A server tool started.
+    ToolStarted {
+        call_id: String,
+        name: String,
+        preview: String,
+        arguments: serde_json::Value,
+    },
+    /// A server tool finished.
+    ToolCompleted {
+        call_id: String,
+        name: String,
+        duration: Duration,
+        error: Option<String>,
+    },
+}
+
+/// How a turn ended.
+#[derive(Debug)]
+pub struct TurnOutcome {
+    /// All answer text relayed to the client.
+    pub content: String,
+    /// `stop`, `length`, `tool_calls` or `error`.
+    pub finish_reason: String,
+    /// Summed over every upstream call of the turn.
+    pub usage: Usage,
+    /// Client tool calls the client must answer (finish reason `tool_calls`).
+    pub client_tool_calls: Vec<ToolCall>,
+    /// Set when the turn failed; `content` may still hold partial text.
+    pub error: Option<Error>,
+}
+
+impl TurnOutcome {
+    /// The error to report when the turn failed before producing any text: the upstream's own
+    /// (502/504), else `agent_incomplete`.
+    pub fn into_error_if_empty(self) -> Result<TurnOutcome, Error> {
+        match self.error {
+            Some(error) if self.content.is_empty() && self.client_tool_calls.is_empty() => {
+                Err(error)
+            }
+            _ => Ok(self),
+        }
+    }
+}
+
+/// The error a client sees for a turn that failed before producing any output: request,
+/// upstream (502/504), availability and cancellation errors keep their meaning; any other fault
+/// is reported as 502 `agent_incomplete` (and logged).
+pub fn failure_without_output(error: Error) -> Error {
+    match error {
+        Error::InvalidArgument { .. }
+        | Error::BadGateway { .. }
+        | Error::Timeout { .. }
+        | Error::Unavailable { .. }
+        | Error::RateLimited { .. }
+        | Error::NotFound { .. }
+        | Error::Cancelled => error,
+        other => {
+            tracing::warn!(error = %other, "agent turn failed without output");
+            Error::BadGateway {
+                code: "agent_incomplete",
+                message: "The agent could not complete this turn".into(),
+            }
+        }
+    }
+}
+
+/// The shared agent: upstream client, tools, store. One per process.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    store: Store,
+    upstream: UpstreamClient,
+    tools: ToolRegistry,
+    gauges: Arc<Gauges>,
+}
+
+impl Agent {
+    /// Builds the agent from configuration.
+    pub fn new(config: Arc<Config>, store: Store, gauges: Arc<Gauges>) -> Result<Self, Error> {
+        let upstream = UpstreamClient::from_config(&config)?;
+        let tools = ToolRegistry::new(&config);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                upstream,
+                tools,
+                gauges,
+            }),
+        })
+    }
+
+    /// Fails fast (before any work) when no upstream is configured for `requested_model`.
+    pub fn check_route(&self, requested_model: Option<&str>) -> Result<(), Error> {
+        self.inner.upstream.resolve(requested_model).map(|_| ())
+    }
+
+    /// Runs one turn, sending progress on `events` (a closed channel is not an error: the turn
+    /// still completes and is stored unless `cancel` fires).
+    pub async fn run_turn(
+        &self,
+        request: TurnRequest,
+        events: mpsc::Sender<TurnEvent>,
+        cancel: CancellationToken,
+    ) -> TurnOutcome {
+        let _active = self.inner.gauges.agent_started();
+        turn::run(&self.inner, request, events, cancel).await
+    }
+}
