@@ -138,3 +138,31 @@ fn help_documents_flags_and_environment() {
         assert!(text.contains(needle), "--help lacks {needle}");
     }
 }
+
+#[test]
+fn migrate_runs_the_migrations_alone_and_exits() {
+    let home = tempfile::tempdir().unwrap();
+    let home_text = home.path().display().to_string();
+    let output = command(&[
+        ("HERMES_HOME", &home_text),
+        ("API_SERVER_KEY", "smoke-test-key-0123456789"),
+    ])
+    .arg("migrate")
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(home.path().join("caduceus.db").exists());
+    // Idempotent: a second run succeeds too.
+    let again = command(&[
+        ("HERMES_HOME", &home_text),
+        ("API_SERVER_KEY", "smoke-test-key-0123456789"),
+    ])
+    .arg("migrate")
+    .output()
+    .unwrap();
+    assert!(again.status.success());
+}
