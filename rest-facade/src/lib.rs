@@ -21,6 +21,7 @@ mod middleware;
 mod routes;
 mod sse;
 mod state;
+mod telemetry;
 
 /// Boxed error of the transport (tonic's own `BoxError` shape).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,11 +54,14 @@ impl Default for FacadeOptions {
     }
 }
 
-/// The whole REST facade as an axum router. Layers, outermost first: request id, CORS, security
-/// headers, error-envelope safety net, body limit; then the routes (each behind the bearer check
-/// except `GET /health` and `GET /v1/health`), a 404 and a 405 fallback.
+/// The whole REST facade as an axum router. Layers, outermost first: the HTTP span and metrics
+/// (`telemetry.rs`), request id, CORS, security headers, error-envelope safety net, body limit;
+/// then the routes (each behind the bearer check except `GET /health` and `GET /v1/health`;
+/// `GET /metrics` included), a 404 and a 405 fallback.
 pub fn router(transport: Transport, options: FacadeOptions) -> axum::Router {
-    let (routes, specs) = routes::build(routes::all());
+    let mut all = routes::all();
+    all.push(telemetry::metrics_route());
+    let (routes, specs) = routes::build(all);
     let state = state::AppState::new(transport, specs);
     let cors = Arc::new(middleware::CorsPolicy::new(&options.cors_origins));
     routes
@@ -77,6 +81,10 @@ pub fn router(transport: Transport, options: FacadeOptions) -> axum::Router {
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn_with_state(cors, middleware::cors))
         .layer(axum::middleware::from_fn(middleware::request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            caduceus_observability::metrics::HttpMetrics::new(),
+            telemetry::observe,
+        ))
 }
 
 /// A transport over a tonic channel to a remote (or loopback) Caduceus gRPC server.

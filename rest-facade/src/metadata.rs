@@ -1,7 +1,9 @@
 //! HTTP headers ⇄ gRPC metadata: which request headers travel to the service as metadata, and
 //! which response metadata comes back as HTTP headers. Nothing here interprets the values — the
 //! service validates session ids/keys and API keys; only bytes that gRPC metadata cannot carry are
-//! refused here.
+//! refused here. The current span's trace context replaces any `traceparent`/`tracestate` the
+//! client sent (the client's context is the facade span's parent), so the core's gRPC span is a
+//! child of the facade's HTTP span.
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -58,6 +60,14 @@ pub fn grpc_request<T>(headers: &HeaderMap, message: T) -> Result<tonic::Request
         request
             .metadata_mut()
             .insert(MetadataKey::from_static(name), parsed);
+    }
+    for (name, value) in caduceus_observability::propagation::current_headers() {
+        if let (Ok(key), Ok(value)) = (
+            MetadataKey::from_bytes(name.as_bytes()),
+            AsciiMetadataValue::try_from(value.as_str()),
+        ) {
+            request.metadata_mut().insert(key, value);
+        }
     }
     Ok(request)
 }

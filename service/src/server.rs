@@ -81,17 +81,32 @@ pub async fn serve(
     grace: Duration,
 ) -> Result<(), ServeError> {
     let (app, health) = app(&state).await?;
+    // Runs a previous process left unfinished become `interrupted`; then the job scheduler starts.
+    if let Err(error) = state.runs.start().await {
+        tracing::error!(%error, "run recovery at start-up failed");
+    }
+    crate::jobs::spawn_scheduler(&state);
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(address = ?local, "serving REST, gRPC and gRPC-Web");
-    run(listener, app, shutdown, grace, move || {
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel();
+    let result = run(listener, app, shutdown, grace, move || {
         let state = state.clone();
         let health = health.clone();
         async move {
             state.gauges.start_draining();
             grpc::mark_not_serving(&health).await;
+            // Runs get most of the requests' grace, then the rest are marked interrupted — a
+            // little earlier than connections close, so their watchers still see the end.
+            let runs = state.runs.clone();
+            let run_grace = grace.mul_f64(0.9);
+            let _ = drained_tx.send(tokio::spawn(async move { runs.drain(run_grace).await }));
         }
     })
-    .await
+    .await;
+    if let Ok(drain) = drained_rx.await {
+        let _ = drain.await;
+    }
+    result
 }
 
 /// Serves only the REST facade, calling a remote core at `grpc_upstream` (facade-only mode).

@@ -1,15 +1,20 @@
 //! Shared state of one server process: configuration, the store, and the live gauges that
-//! `/health/detailed` and the concurrency cap read. Cheap to clone (everything is behind `Arc`).
+//! `/health/detailed`, `/metrics` and the concurrency cap read. Cheap to clone (everything is
+//! behind `Arc`).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use caduceus_observability::metrics::CoreMetrics;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::agent::Agent;
 use crate::config::Config;
 use crate::error::Error;
+use crate::idempotency::Idempotency;
+use crate::responses::Responses;
+use crate::runs::RunManager;
 use crate::store::Store;
 
 /// The outcome of the most recent upstream LLM call, for the `upstream` readiness check.
@@ -32,6 +37,7 @@ pub struct Gauges {
     active_agents: AtomicI64,
     active_runs: AtomicI64,
     upstream: Mutex<UpstreamOutcome>,
+    metrics: CoreMetrics,
 }
 
 impl Gauges {
@@ -47,7 +53,13 @@ impl Gauges {
             active_agents: AtomicI64::new(0),
             active_runs: AtomicI64::new(0),
             upstream: Mutex::new(UpstreamOutcome::NotCalledYet),
+            metrics: CoreMetrics::new(),
         }
+    }
+
+    /// The core's Prometheus families (`/metrics`): recorded by the gRPC layer and the agent.
+    pub fn metrics(&self) -> &CoreMetrics {
+        &self.metrics
     }
 
     /// Seconds since the process started serving.
@@ -86,6 +98,11 @@ impl Gauges {
             .lock()
             .map(|guard| guard.clone())
             .unwrap_or(UpstreamOutcome::NotCalledYet)
+    }
+
+    /// Sets the number of unfinished runs executing in this process (kept by the run manager).
+    pub fn set_active_runs(&self, count: i64) {
+        self.active_runs.store(count, Ordering::SeqCst);
     }
 
     /// Counts an agent turn as active until the guard drops.
@@ -161,6 +178,12 @@ pub struct AppState {
     pub agent: Agent,
     /// Draining and concurrency cap for agent work.
     pub admission: Admission,
+    /// Durable runs (and the job runs the scheduler starts).
+    pub runs: RunManager,
+    /// The Responses API core (stored responses, background turns, live followers).
+    pub responses: Responses,
+    /// Durable `Idempotency-Key` handling for unary agent routes.
+    pub idempotency: Idempotency,
 }
 
 impl AppState {
@@ -170,12 +193,29 @@ impl AppState {
         let gauges = Arc::new(Gauges::new());
         let agent = Agent::new(config.clone(), store.clone(), gauges.clone())?;
         let admission = Admission::new(config.max_concurrent_runs, gauges.clone());
+        let responses = Responses::new(
+            config.clone(),
+            store.clone(),
+            agent.clone(),
+            admission.clone(),
+        );
+        let runs = RunManager::new(
+            store.clone(),
+            agent.clone(),
+            responses.clone(),
+            config.clone(),
+            gauges.clone(),
+        );
+        let idempotency = Idempotency::new(store.clone());
         Ok(Self {
             config,
             store,
             gauges,
             agent,
             admission,
+            runs,
+            responses,
+            idempotency,
         })
     }
 }

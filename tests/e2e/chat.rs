@@ -489,6 +489,11 @@ async fn client_disconnect_kills_the_running_tool() {
             .unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
+    // The progress event precedes the spawn by a hair: wait for the process to appear.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !process_running(&marker) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(process_running(&marker), "tool process should be running");
     drop(response);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -87,14 +87,3 @@ async fn responses_carry_request_id_and_security_headers() {
     assert!(body["error"]["code"].is_string());
     app.stop().await;
 }
-
-#[tokio::test]
-async fn later_features_answer_501_with_the_envelope() {
-    let app = TestApp::spawn().await;
-    let response = app.get("/api/jobs").send().await.unwrap();
-    assert_eq!(response.status(), 501);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "not_implemented");
-    assert_eq!(body["error"]["type"], "server_error");
-    app.stop().await;
-}

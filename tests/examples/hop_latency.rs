@@ -42,7 +42,10 @@ async fn main() {
         let mut round = Vec::with_capacity(CALLS);
         for _ in 0..CALLS {
             let start = Instant::now();
-            in_process.list_models(authed(ListModelsRequest {})).await.unwrap();
+            in_process
+                .list_models(authed(ListModelsRequest {}))
+                .await
+                .unwrap();
             round.push(start.elapsed());
         }
         hop_all.extend_from_slice(&round);
@@ -61,12 +64,18 @@ async fn main() {
         let mut round = Vec::with_capacity(CALLS);
         for _ in 0..CALLS {
             let start = Instant::now();
-            over_h2.list_models(authed(ListModelsRequest {})).await.unwrap();
+            over_h2
+                .list_models(authed(ListModelsRequest {}))
+                .await
+                .unwrap();
             round.push(start.elapsed());
         }
         grpc.push(median(round));
     }
-    println!("calls per path: {} ({ROUNDS} interleaved rounds)", ROUNDS * CALLS);
+    println!(
+        "calls per path: {} ({ROUNDS} interleaved rounds)",
+        ROUNDS * CALLS
+    );
     println!(
         "in-process REST→gRPC hop (ListModels through the facade's transport): median {:?}, p99 {:?}",
         median(hop),
@@ -77,6 +86,9 @@ async fn main() {
         median(rest),
         percentile(&mut rest_all, 0.99)
     );
-    println!("gRPC ListModels over loopback HTTP/2: median {:?}", median(grpc));
+    println!(
+        "gRPC ListModels over loopback HTTP/2: median {:?}",
+        median(grpc)
+    );
     app.stop().await;
 }

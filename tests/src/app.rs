@@ -25,6 +25,8 @@ pub struct TestOptions {
     pub config_yaml: Option<String>,
     /// Files to create under the home directory (relative path → contents).
     pub files: Vec<(String, String)>,
+    /// Use this database instead of a fresh one (two apps on one database: restarts, replicas).
+    pub database_url: Option<String>,
 }
 
 /// `config.yaml` pointing the agent at an upstream (the fake LLM in tests), plus `extra` YAML.
@@ -79,7 +81,10 @@ impl TestApp {
         let mut env = options.env.clone();
         env.entry("API_SERVER_KEY".into())
             .or_insert_with(|| TEST_KEY.into());
-        let database_url = test_database_url(home.path()).await;
+        let database_url = match &options.database_url {
+            Some(url) => url.clone(),
+            None => test_database_url(home.path()).await,
+        };
         let overrides = Overrides {
             home: Some(home.path().to_path_buf()),
             database_url: Some(database_url),

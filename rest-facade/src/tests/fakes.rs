@@ -170,6 +170,16 @@ impl DiscoveryService for FakeDiscovery {
             }],
         }))
     }
+
+    async fn get_metrics(
+        &self,
+        _: GrpcRequest<GetMetricsRequest>,
+    ) -> Result<GrpcResponse<GetMetricsResponse>, Status> {
+        Ok(GrpcResponse::new(GetMetricsResponse {
+            text: "# TYPE core_up gauge\ncore_up 1\n# EOF\n".into(),
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".into(),
+        }))
+    }
 }
 
 /// Chat fake: records the last request; the last message's text picks the stream's script

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use history::{
     derived_session_id, record_to_message, validate_session_id, validate_session_key,
@@ -25,6 +26,7 @@ use crate::error::Error;
 use crate::llm::{Message, ToolCall, ToolDefinition, UpstreamClient, Usage};
 use crate::state::Gauges;
 use crate::store::Store;
+use crate::telemetry::genai;
 use crate::tools::ToolRegistry;
 
 /// The new input of a turn.
@@ -161,9 +163,12 @@ struct Inner {
 }
 
 impl Agent {
-    /// Builds the agent from configuration.
+    /// Builds the agent from configuration. Upstream requests carry the W3C trace context of
+    /// their `chat` span (`traceparent`), so the provider's traces join ours.
     pub fn new(config: Arc<Config>, store: Store, gauges: Arc<Gauges>) -> Result<Self, Error> {
-        let upstream = UpstreamClient::from_config(&config)?;
+        let upstream = UpstreamClient::from_config(&config)?.with_header_hook(Arc::new(
+            caduceus_observability::propagation::inject_current,
+        ));
         let tools = ToolRegistry::new(&config);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -182,7 +187,9 @@ impl Agent {
     }
 
     /// Runs one turn, sending progress on `events` (a closed channel is not an error: the turn
-    /// still completes and is stored unless `cancel` fires).
+    /// still completes and is stored unless `cancel` fires). The turn is an `invoke_agent` span,
+    /// a child of the current span: callers that spawn the turn wrap it in
+    /// [`crate::telemetry::propagate`].
     pub async fn run_turn(
         &self,
         request: TurnRequest,
@@ -190,6 +197,18 @@ impl Agent {
         cancel: CancellationToken,
     ) -> TurnOutcome {
         let _active = self.inner.gauges.agent_started();
-        turn::run(&self.inner, request, events, cancel).await
+        let span = genai::invoke_agent_span(&request.session_id, &self.inner.config.model_name);
+        let outcome = turn::run(&self.inner, request, events, cancel)
+            .instrument(span.clone())
+            .await;
+        let failure = outcome.error.as_ref().map(genai::error_type);
+        genai::record_turn(
+            &span,
+            outcome.usage,
+            &outcome.finish_reason,
+            failure,
+            &outcome.content,
+        );
+        outcome
     }
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::history::message_to_record;
 use super::prompt::{CORE_PERSONA, system_prompt};
@@ -18,6 +19,7 @@ use crate::llm::{
     Assembler, AssistantTurn, ChatRequest, Message, Route, ToolCall, ToolDefinition, Usage,
 };
 use crate::state::UpstreamOutcome;
+use crate::telemetry::genai::{self, CallTimer};
 use crate::tools::{ToolContext, ToolRegistry};
 
 /// Where the turn's messages go and what it has produced so far.
@@ -75,6 +77,7 @@ impl Turn<'_> {
             .inner
             .upstream
             .resolve(request.requested_model.as_deref())?;
+        genai::record_route(&route);
         self.inner
             .store
             .ensure_session(
@@ -197,41 +200,73 @@ impl Turn<'_> {
         Ok(())
     }
 
-    /// One upstream call, relaying text deltas; cancellation drops the stream (aborting the HTTP
-    /// request).
+    /// One upstream call, timed for the GenAI metrics and the request's upstream time.
     async fn call_upstream(
         &mut self,
         route: &Route,
         call: ChatRequest,
     ) -> Result<AssistantTurn, Error> {
+        let mut timer = CallTimer::start(self.inner.gauges.metrics(), route);
+        let result = self.relay_upstream(route, call, &mut timer).await;
+        timer.finish(result.as_ref().ok());
+        result
+    }
+
+    /// Opens the call and relays its text deltas; cancellation drops the stream (aborting the
+    /// HTTP request). Only the waits on the upstream count as upstream time in `timer`.
+    async fn relay_upstream(
+        &mut self,
+        route: &Route,
+        call: ChatRequest,
+        timer: &mut CallTimer,
+    ) -> Result<AssistantTurn, Error> {
         let gauges = &self.inner.gauges;
-        let opened = tokio::select! {
-            opened = self.inner.upstream.stream_chat(route, call) => opened,
-            () = self.cancel.cancelled() => return Err(Error::Cancelled),
+        let upstream = &self.inner.upstream;
+        let cancel = &self.cancel;
+        let conversation = Some(self.session_id.as_str());
+        let opened = timer
+            .wait(async {
+                tokio::select! {
+                    opened = upstream.stream_chat_in_conversation(route, call, conversation) => Some(opened),
+                    () = cancel.cancelled() => None,
+                }
+            })
+            .await;
+        let Some(opened) = opened else {
+            return Err(Error::Cancelled);
         };
         let mut stream = match opened {
             Ok(stream) => stream,
             Err(error) => {
                 gauges.record_upstream(UpstreamOutcome::Failed(error.summary()));
+                timer.failed(&error);
                 return Err(error.into());
             }
         };
+        timer.answered_by(stream.provider(), stream.model());
         let mut assembler = Assembler::new();
         let mut prefix_pending = !self.outcome.content.is_empty();
         let mut partial = String::new();
         loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                () = self.cancel.cancelled() => {
-                    self.store_partial(&partial, "cancelled").await;
-                    return Err(Error::Cancelled);
-                }
+            let cancel = &self.cancel;
+            let next = timer
+                .wait(async {
+                    tokio::select! {
+                        next = stream.next() => Some(next),
+                        () = cancel.cancelled() => None,
+                    }
+                })
+                .await;
+            let Some(next) = next else {
+                self.store_partial(&partial, "cancelled").await;
+                return Err(Error::Cancelled);
             };
             let event = match next {
                 None => break,
                 Some(Ok(event)) => event,
                 Some(Err(error)) => {
                     gauges.record_upstream(UpstreamOutcome::Failed(error.summary()));
+                    timer.failed(&error);
                     self.store_partial(&partial, "error").await;
                     return Err(error.into());
                 }
@@ -252,45 +287,61 @@ impl Turn<'_> {
         if !assembler.is_finished() {
             gauges.record_upstream(UpstreamOutcome::Failed("stream ended early".into()));
             self.store_partial(&partial, "error").await;
-            return Err(crate::llm::UpstreamError::Protocol(
+            let error = crate::llm::UpstreamError::Protocol(
                 "the upstream stream ended before the answer finished".into(),
-            )
-            .into());
+            );
+            timer.failed(&error);
+            return Err(error.into());
         }
         gauges.record_upstream(UpstreamOutcome::Ok);
         Ok(assembler.into_turn())
     }
 
-    /// Runs server tool calls concurrently; returns each call's result text, in call order.
+    /// Runs server tool calls concurrently, each in its `execute_tool {name}` span; returns
+    /// each call's result text, in call order.
     async fn execute_tools(&self, context: &ToolContext, calls: &[ToolCall]) -> Vec<String> {
-        let runs = calls.iter().map(|call| async move {
-            let name = call.function.name.as_str();
-            let arguments = call.function.arguments.as_str();
-            let _ = self
-                .events
-                .send(TurnEvent::ToolStarted {
-                    call_id: call.id.clone(),
-                    name: name.to_owned(),
-                    preview: ToolRegistry::preview(name, arguments),
-                    arguments: serde_json::from_str(arguments).unwrap_or(serde_json::Value::Null),
-                })
-                .await;
-            let started = Instant::now();
-            let output = self.inner.tools.execute(context, name, arguments).await;
-            let result = Message::tool(call.id.clone(), output.content.clone());
-            if let Err(error) = self.store(&result, Some(name), None).await {
-                tracing::warn!(%error, "could not store a tool result");
-            }
-            let _ = self
-                .events
-                .send(TurnEvent::ToolCompleted {
-                    call_id: call.id.clone(),
-                    name: name.to_owned(),
-                    duration: started.elapsed(),
-                    error: output.is_error.then(|| error_summary(&output.content)),
-                })
-                .await;
-            output.content
+        let runs = calls.iter().map(|call| {
+            let span = genai::execute_tool_span(&call.function.name, &call.id);
+            let tool_span = span.clone();
+            let run = async move {
+                let name = call.function.name.as_str();
+                let arguments = call.function.arguments.as_str();
+                let _ = self
+                    .events
+                    .send(TurnEvent::ToolStarted {
+                        call_id: call.id.clone(),
+                        name: name.to_owned(),
+                        preview: ToolRegistry::preview(name, arguments),
+                        arguments: serde_json::from_str(arguments)
+                            .unwrap_or(serde_json::Value::Null),
+                    })
+                    .await;
+                let started = Instant::now();
+                let output = self.inner.tools.execute(context, name, arguments).await;
+                genai::record_tool(
+                    &tool_span,
+                    self.inner.gauges.metrics(),
+                    name,
+                    !output.is_error,
+                    arguments,
+                    &output.content,
+                );
+                let result = Message::tool(call.id.clone(), output.content.clone());
+                if let Err(error) = self.store(&result, Some(name), None).await {
+                    tracing::warn!(%error, "could not store a tool result");
+                }
+                let _ = self
+                    .events
+                    .send(TurnEvent::ToolCompleted {
+                        call_id: call.id.clone(),
+                        name: name.to_owned(),
+                        duration: started.elapsed(),
+                        error: output.is_error.then(|| error_summary(&output.content)),
+                    })
+                    .await;
+                output.content
+            };
+            run.instrument(span)
         });
         futures::future::join_all(runs).await
     }

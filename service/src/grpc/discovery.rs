@@ -1,4 +1,9 @@
-//! `caduceus.v1.DiscoveryService`: health, readiness, models, capabilities, skills and toolsets.
+//! `caduceus.v1.DiscoveryService`: health, readiness, models, capabilities, skills, toolsets and
+//! the core's Prometheus metrics (`GetMetrics`, served by the facade at `GET /metrics`).
+//!
+//! Readiness checks are real and bounded: a database round trip (at most
+//! [`DATABASE_CHECK_TIMEOUT`]), the last upstream call's outcome, free space on the home volume,
+//! and whether an upstream is configured. Details never carry keys, paths or raw errors.
 
 use std::collections::HashMap;
 
@@ -6,9 +11,9 @@ use caduceus_proto::v1::discovery_service_server::DiscoveryService;
 use caduceus_proto::v1::{
     AuthCapabilities, Endpoint, GetCapabilitiesRequest, GetCapabilitiesResponse,
     GetHealthDetailedRequest, GetHealthDetailedResponse, GetHealthRequest, GetHealthResponse,
-    HealthCheck, ListModelsRequest, ListModelsResponse, ListSkillsRequest, ListSkillsResponse,
-    ListToolsetsRequest, ListToolsetsResponse, Model, Readiness, RuntimeCapabilities, Skill,
-    Toolset,
+    GetMetricsRequest, GetMetricsResponse, HealthCheck, ListModelsRequest, ListModelsResponse,
+    ListSkillsRequest, ListSkillsResponse, ListToolsetsRequest, ListToolsetsResponse, Model,
+    Readiness, RuntimeCapabilities, Skill, Toolset,
 };
 use tonic::{Request, Response, Status};
 
@@ -22,10 +27,15 @@ pub const PLATFORM: &str = "hermes-agent";
 /// Below this much free space on the home volume the `disk` check fails.
 const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
 
+/// A database that has not answered a ping within this long counts as down (the check must
+/// never hang `/health/detailed`).
+pub const DATABASE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Feature flags reported by `/v1/capabilities`: what this build really serves.
 const FEATURES: &[(&str, bool)] = &[
     ("health", true),
     ("health_detailed", true),
+    ("metrics", true),
     ("models", true),
     ("skills", true),
     ("toolsets", true),
@@ -36,15 +46,15 @@ const FEATURES: &[(&str, bool)] = &[
     ("chat_completions_streaming", true),
     ("tool_progress_events", true),
     ("client_tools", true),
-    ("responses_api", false),
-    ("responses_streaming", false),
-    ("sessions_api", false),
-    ("run_submission", false),
-    ("run_events_sse", false),
-    ("run_approvals", false),
-    ("run_stop", false),
-    ("jobs_api", false),
-    ("idempotency_keys", false),
+    ("responses_api", true),
+    ("responses_streaming", true),
+    ("sessions_api", true),
+    ("run_submission", true),
+    ("run_events_sse", true),
+    ("run_approvals", true),
+    ("run_stop", true),
+    ("jobs_api", true),
+    ("idempotency_keys", true),
 ];
 
 /// The discovery RPCs over the shared state.
@@ -60,11 +70,15 @@ impl Discovery {
     }
 
     async fn database_check(&self) -> HealthCheck {
-        match self.state.store.ping().await {
-            Ok(elapsed) => ok_check(Some(format!("round trip {} ms", elapsed.as_millis()))),
-            Err(error) => {
+        match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, self.state.store.ping()).await {
+            Ok(Ok(elapsed)) => ok_check(Some(format!("round trip {} ms", elapsed.as_millis()))),
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "database health check failed");
                 failed_check("database unreachable")
+            }
+            Err(_) => {
+                tracing::warn!("database health check timed out");
+                failed_check("database did not answer in time")
             }
         }
     }
@@ -285,6 +299,19 @@ impl DiscoveryService for Discovery {
         Ok(Response::new(ListToolsetsResponse {
             platform: "api_server".into(),
             data,
+        }))
+    }
+
+    async fn get_metrics(
+        &self,
+        _request: Request<GetMetricsRequest>,
+    ) -> Result<Response<GetMetricsResponse>, Status> {
+        let gauges = &self.state.gauges;
+        let metrics = gauges.metrics();
+        metrics.set_live(gauges.active_agents(), gauges.active_runs());
+        Ok(Response::new(GetMetricsResponse {
+            text: metrics.encode(),
+            content_type: caduceus_observability::metrics::CONTENT_TYPE.into(),
         }))
     }
 }

@@ -5,7 +5,10 @@
 pub mod chat;
 pub mod discovery;
 pub mod headers;
-pub mod pending;
+pub mod jobs;
+pub mod responses;
+pub mod runs;
+pub mod sessions;
 pub mod streaming;
 
 use caduceus_proto::v1::chat_service_server::ChatServiceServer;
@@ -64,7 +67,6 @@ pub async fn surface(state: &AppState) -> Result<GrpcSurface, BuildError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let pending = pending::Pending;
     let routes = tonic::service::Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -74,10 +76,18 @@ pub async fn surface(state: &AppState) -> Result<GrpcSurface, BuildError> {
         .add_service(limits!(ChatServiceServer::new(chat::Chat::new(
             state.clone()
         ))))
-        .add_service(limits!(ResponsesServiceServer::new(pending)))
-        .add_service(limits!(SessionServiceServer::new(pending)))
-        .add_service(limits!(RunServiceServer::new(pending)))
-        .add_service(limits!(JobServiceServer::new(pending)));
+        .add_service(limits!(ResponsesServiceServer::new(
+            responses::Responses::new(state.clone())
+        )))
+        .add_service(limits!(SessionServiceServer::new(sessions::Sessions::new(
+            state.clone()
+        ))))
+        .add_service(limits!(RunServiceServer::new(runs::Runs::new(
+            state.clone()
+        ))))
+        .add_service(limits!(JobServiceServer::new(jobs::Jobs::new(
+            state.clone()
+        ))));
 
     let check = ApiKeyCheck::new(state.config.api_key.expose());
     let router = routes
@@ -85,6 +95,11 @@ pub async fn surface(state: &AppState) -> Result<GrpcSurface, BuildError> {
         .layer(axum::middleware::from_fn_with_state(
             check,
             auth::require_api_key,
+        ))
+        // Server span + metrics: inside gRPC-Web (sees plain gRPC), outside auth (refusals count).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::telemetry::grpc::GrpcTelemetry::new(state.gauges.metrics().clone()),
+            crate::telemetry::grpc::observe,
         ))
         .layer(tonic_web::GrpcWebLayer::new());
     Ok(GrpcSurface { router, health })

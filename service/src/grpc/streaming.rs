@@ -1,5 +1,6 @@
-//! Helpers shared by the server-streaming RPCs: a response stream that cancels its work when the
-//! client drops it, and the in-stream error event derived from the one `Error → Status` table.
+//! Helpers shared by the server-streaming RPCs: the boxed stream type, a response stream that
+//! cancels its work when the client drops it, and the in-stream error event derived from the one
+//! `Error → Status` table.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,6 +12,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
+
+/// A boxed server stream of `T` (the response type of every server-streaming RPC).
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// A channel-fed response stream that fires `cancel` when dropped (client disconnected).
 pub struct CancelOnDrop<T> {

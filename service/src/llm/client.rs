@@ -122,24 +122,44 @@ impl UpstreamClient {
         route: &Route,
         request: ChatRequest,
     ) -> Result<UpstreamStream, UpstreamError> {
+        self.stream_chat_in_conversation(route, request, None).await
+    }
+
+    /// [`UpstreamClient::stream_chat`] for a stored conversation (the session id), recorded as
+    /// `gen_ai.conversation.id` on the `chat {model}` span. The span is a CLIENT child of the
+    /// current span and lives as long as the returned stream; the header hook runs inside it, so
+    /// the upstream request's `traceparent` names it. Message contents go on it only when content
+    /// capture is on; the API key never does.
+    pub async fn stream_chat_in_conversation(
+        &self,
+        route: &Route,
+        request: ChatRequest,
+        conversation_id: Option<&str>,
+    ) -> Result<UpstreamStream, UpstreamError> {
         let first = route
             .primary()
             .ok_or_else(|| UpstreamError::Unreachable("no upstream configured".to_owned()))?;
         let span = tracing::info_span!(
+            parent: &tracing::Span::current(),
             "chat",
             otel.name = %format!("chat {}", first.model),
             otel.kind = "client",
             otel.status_code = Empty,
             gen_ai.operation.name = "chat",
-            gen_ai.system = %first.provider,
+            gen_ai.provider.name = %first.provider,
             gen_ai.request.model = %first.model,
+            gen_ai.conversation.id = conversation_id.unwrap_or_default(),
             gen_ai.response.model = Empty,
             gen_ai.response.finish_reasons = Empty,
             gen_ai.usage.input_tokens = Empty,
             gen_ai.usage.output_tokens = Empty,
             server.address = Empty,
+            server.port = Empty,
             error.type = Empty,
         );
+        crate::telemetry::genai::capture(&span, "gen_ai.input.messages", || {
+            serde_json::to_string(&request.messages).unwrap_or_default()
+        });
         let result = self
             .open_route(route, request, span.clone())
             .instrument(span.clone())
@@ -191,7 +211,11 @@ impl UpstreamClient {
             match self.open(target, body).await {
                 Ok(response) => {
                     span.record("gen_ai.response.model", target.model.as_str());
-                    span.record("server.address", host(&target.base_url).as_str());
+                    let (address, port) = host_and_port(&target.base_url);
+                    span.record("server.address", address.as_str());
+                    if let Some(port) = port {
+                        span.record("server.port", i64::from(port));
+                    }
                     return self.stream_from(response, target, span).await;
                 }
                 Err(error) if error.is_retryable() => last = Some(error),
@@ -393,10 +417,12 @@ fn send_error(error: &reqwest::Error) -> UpstreamError {
     UpstreamError::Unreachable(detail.to_owned())
 }
 
-/// The host of a base URL, for spans (never the userinfo).
-fn host(base_url: &str) -> String {
-    reqwest::Url::parse(base_url)
-        .ok()
+/// The host and port of a base URL, for spans (never the userinfo, path or query).
+fn host_and_port(base_url: &str) -> (String, Option<u16>) {
+    let url = reqwest::Url::parse(base_url).ok();
+    let host = url
+        .as_ref()
         .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    (host, url.and_then(|u| u.port_or_known_default()))
 }

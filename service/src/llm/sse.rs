@@ -88,10 +88,14 @@ impl Stream for UpstreamStream {
         if let Poll::Ready(Some(event)) = &item {
             match event {
                 Ok(UpstreamEvent::Usage(usage)) => {
+                    // As i64: OpenTelemetry has no unsigned attributes (u64 would become text).
+                    let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                     this.span
-                        .record("gen_ai.usage.input_tokens", usage.prompt_tokens);
-                    this.span
-                        .record("gen_ai.usage.output_tokens", usage.completion_tokens);
+                        .record("gen_ai.usage.input_tokens", tokens(usage.prompt_tokens));
+                    this.span.record(
+                        "gen_ai.usage.output_tokens",
+                        tokens(usage.completion_tokens),
+                    );
                 }
                 Ok(UpstreamEvent::Finished {
                     finish_reason: Some(reason),

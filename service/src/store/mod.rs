@@ -4,8 +4,13 @@
 //! across both dialects (runtime `sqlx::query`, `$n` placeholders, Any-supported types only:
 //! i64, f64, String, Option of those). Nothing here knows about gRPC or HTTP.
 
+mod approvals;
 mod fork;
+pub mod idempotency;
+mod jobs;
 mod messages;
+pub mod responses;
+mod runs;
 pub mod search;
 mod sessions;
 
@@ -21,8 +26,11 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Transaction};
 
+pub use approvals::ApprovalRecord;
 pub use fork::END_REASON_BRANCHED;
+pub use jobs::JobRecord;
 pub use messages::{MessageRecord, NewMessage};
+pub use runs::{RunEnding, RunEventRow, RunRecord, StoredEvent, TERMINAL_STATUSES};
 pub use sessions::{NewSession, SessionRecord};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");

@@ -9,6 +9,7 @@
 //! would end the turn.
 
 mod args;
+mod cronjob;
 mod files;
 mod memory;
 mod registry;

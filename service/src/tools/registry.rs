@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use serde_json::Value;
 
+use super::cronjob::CronJob;
 use super::files::FileTool;
 use super::memory::MemoryTool;
 use super::session_search::SessionSearch;
@@ -38,8 +39,7 @@ impl std::fmt::Debug for ToolRegistry {
     }
 }
 
-/// The implementation behind a catalogue tool name. `cronjob` is not built yet: it belongs to
-/// the jobs work and is left out of the registry until then (the catalogue still lists it).
+/// The implementation behind a catalogue tool name.
 fn build(name: &str) -> Option<Arc<dyn Tool>> {
     let tool: Arc<dyn Tool> = match name {
         "terminal" => Arc::new(Terminal),
@@ -53,6 +53,7 @@ fn build(name: &str) -> Option<Arc<dyn Tool>> {
         "todo" => Arc::new(TodoTool::default()),
         "session_search" => Arc::new(SessionSearch),
         "web_extract" => Arc::new(WebExtract::new()),
+        "cronjob" => Arc::new(CronJob),
         _ => return None,
     };
     Some(tool)
@@ -60,7 +61,7 @@ fn build(name: &str) -> Option<Arc<dyn Tool>> {
 
 /// Whether this build implements `name` (whatever the configuration enables).
 pub fn is_implemented(name: &str) -> bool {
-    !matches!(name, "cronjob") && BUILTIN_TOOLSETS.iter().any(|set| set.tools.contains(&name))
+    BUILTIN_TOOLSETS.iter().any(|set| set.tools.contains(&name))
 }
 
 impl ToolRegistry {
@@ -150,6 +151,10 @@ impl ToolRegistry {
             "todo" => field("action").map(str::to_owned),
             "session_search" => field("query").map(str::to_owned),
             "web_extract" => field("url").map(url_label),
+            "cronjob" => field("action").map(|a| match field("name") {
+                Some(name) => format!("{a} {name}"),
+                None => a.to_owned(),
+            }),
             _ => None,
         };
         let label = label

@@ -20,7 +20,7 @@ use super::responses::{FieldError, parse_input, parse_items, relay};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::metadata::{grpc_request, json_reply, response_headers};
-use crate::sse::{first_item, sse_response};
+use crate::sse::sse_response;
 use crate::state::AppState;
 use render::RunRelay;
 
@@ -148,7 +148,8 @@ pub(crate) fn resume_after(
 
 /// `GET /v1/runs/{id}/events`: stored events after the resume point, then live ones, as unnamed
 /// SSE frames; `: stream closed` once the service ends the stream. A run outlives its watchers:
-/// a disconnect only drops this subscription.
+/// a disconnect only drops this subscription. Headers go out after the first event or
+/// [`FIRST_EVENT_WAIT`], whichever comes first.
 async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -165,9 +166,19 @@ async fn events(
         .stream_run_events(grpc_request(&headers, request)?)
         .await?;
     let out = response_headers(answer.metadata());
-    let (first, rest) = first_item(answer.into_inner()).await?;
-    Ok(sse_response(out, relay(first, rest, RunRelay { run_id })))
+    let mut stream = answer.into_inner();
+    // A failure before the first event is still a plain HTTP error, but a run with nothing new
+    // to say (e.g. waiting for an approval) must not hold back the headers and keep-alives.
+    let first = match tokio::time::timeout(FIRST_EVENT_WAIT, stream.message()).await {
+        Ok(Ok(first)) => first,
+        Ok(Err(status)) => return Err(ApiError::from(status)),
+        Err(_) => None,
+    };
+    Ok(sse_response(out, relay(first, stream, RunRelay { run_id })))
 }
+
+/// How long the events route waits for a first event before it starts the SSE response anyway.
+const FIRST_EVENT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The `POST /v1/runs/{id}/approval` body. A missing `choice` travels as empty so the service
 /// answers its own `invalid_approval_choice`.

@@ -126,6 +126,9 @@ impl RunService for Fake {
     ) -> Result<tonic::Response<EventStream>, Status> {
         let request = request.into_inner();
         *self.after.lock().unwrap() = Some(request.after);
+        if request.run_id == "quiet" {
+            return Ok(tonic::Response::new(Box::pin(futures::stream::pending())));
+        }
         let items = match request.run_id.as_str() {
             "missing" => vec![Err(Status::not_found("Run not found"))],
             "flaky" => vec![Ok(delta(1)), Err(Status::internal("db exploded"))],
@@ -308,4 +311,21 @@ async fn approval_and_stop() {
         reply.json(),
         json!({"run_id": "run_1", "status": "stopping"})
     );
+}
+
+#[tokio::test]
+async fn a_quiet_run_still_gets_its_sse_headers() {
+    use tower::ServiceExt;
+    let app = app(Fake::default());
+    let request = axum::http::Request::builder()
+        .uri("/v1/runs/quiet/events")
+        .header("authorization", "Bearer test-key")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), app.oneshot(request))
+        .await
+        .expect("headers must not wait for the first event")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::headers::{SessionHeaders, echo_session};
-use super::pending::BoxStream;
+use super::streaming::BoxStream;
 use crate::agent::{TurnOutcome, TurnRequest, failure_without_output, record_to_message};
 use crate::approvals::NoApprovalChannel;
 use crate::error::Error;
@@ -164,41 +164,57 @@ impl ChatService for Chat {
         &self,
         request: Request<CreateChatCompletionRequest>,
     ) -> Result<Response<CreateChatCompletionResponse>, Status> {
-        let prepared = self.prepare(request).await?;
-        let session_id = prepared.request.session_id.clone();
-        let cancel = CancellationToken::new();
-        // A client that disconnects drops this future: the guard cancels the turn's tools.
-        let _cancel_on_drop = cancel.clone().drop_guard();
-        let (events, mut sink) = mpsc::channel(64);
-        let drain = tokio::spawn(async move { while sink.recv().await.is_some() {} });
-        let outcome = self
-            .state
-            .agent
-            .run_turn(prepared.request, events, cancel)
-            .await;
-        let _ = drain.await;
-        let outcome = outcome
-            .into_error_if_empty()
-            .map_err(failure_without_output)?;
-        let (id, created) = completion_identity();
-        let mut response = Response::new(CreateChatCompletionResponse {
-            id,
-            created,
-            model: prepared.model,
-            choices: vec![ChatChoice {
-                index: 0,
-                message: Some(final_message(&outcome)),
-                finish_reason: outcome.finish_reason.clone(),
-            }],
-            usage: Some(chat_usage(outcome.usage)),
-            session_id: session_id.clone(),
-        });
-        echo_session(
-            response.metadata_mut(),
-            &session_id,
-            prepared.session_key.as_deref(),
+        // Non-stream completions honour `Idempotency-Key` (API.md §4): replayed, never re-run.
+        let fingerprint = crate::idempotency::fingerprint(
+            &prost::Message::encode_to_vec(request.get_ref()),
+            request.metadata(),
         );
-        Ok(response)
+        let complete = |request: Request<CreateChatCompletionRequest>| async move {
+            let prepared = self.prepare(request).await?;
+            let session_id = prepared.request.session_id.clone();
+            let cancel = CancellationToken::new();
+            // A client that disconnects drops this future: the guard cancels the turn's tools.
+            let _cancel_on_drop = cancel.clone().drop_guard();
+            let (events, mut sink) = mpsc::channel(64);
+            let drain = tokio::spawn(async move { while sink.recv().await.is_some() {} });
+            let outcome = self
+                .state
+                .agent
+                .run_turn(prepared.request, events, cancel)
+                .await;
+            let _ = drain.await;
+            let outcome = outcome
+                .into_error_if_empty()
+                .map_err(failure_without_output)?;
+            let (id, created) = completion_identity();
+            let mut response = Response::new(CreateChatCompletionResponse {
+                id,
+                created,
+                model: prepared.model,
+                choices: vec![ChatChoice {
+                    index: 0,
+                    message: Some(final_message(&outcome)),
+                    finish_reason: outcome.finish_reason.clone(),
+                }],
+                usage: Some(chat_usage(outcome.usage)),
+                session_id: session_id.clone(),
+            });
+            echo_session(
+                response.metadata_mut(),
+                &session_id,
+                prepared.session_key.as_deref(),
+            );
+            Ok::<_, Status>(response)
+        };
+        crate::idempotency::unary(
+            &self.state.idempotency,
+            "caduceus.v1.ChatService/CreateChatCompletion",
+            request,
+            &fingerprint,
+            |_| true,
+            complete,
+        )
+        .await
     }
 
     async fn stream_chat_completion(

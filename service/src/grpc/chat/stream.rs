@@ -13,7 +13,7 @@ use tonic::Status;
 
 use super::{Prepared, chat_usage, completion_identity};
 use crate::agent::{Agent, TurnEvent, failure_without_output};
-use crate::grpc::pending::BoxStream;
+use crate::grpc::streaming::BoxStream;
 use crate::grpc::streaming::{CancelOnDrop, stream_error};
 
 /// Chunk identity shared by every chunk of one completion.
@@ -73,7 +73,10 @@ pub(super) fn start(agent: Agent, prepared: Prepared) -> BoxStream<ChatCompletio
     let (out, receiver) = mpsc::channel::<Result<ChatCompletionEvent, Status>>(64);
     let cancel = CancellationToken::new();
     let stream = CancelOnDrop::new(receiver, &cancel);
-    tokio::spawn(run(agent, prepared, out, cancel));
+    // `propagate`: the turn stays in this request's trace and upstream timer.
+    tokio::spawn(crate::telemetry::propagate(run(
+        agent, prepared, out, cancel,
+    )));
     Box::pin(stream)
 }
 

@@ -1,4 +1,4 @@
-//! The registry: offers exactly the catalogue's tools of enabled toolsets (cronjob not yet),
+//! The registry: offers exactly the catalogue's tools of enabled toolsets,
 //! turns unknown tools and bad arguments into error outputs, and labels progress safely.
 
 use serde_json::json;
@@ -7,15 +7,14 @@ use super::*;
 use crate::discovery::toolsets::BUILTIN_TOOLSETS;
 
 #[tokio::test]
-async fn default_offers_every_catalogue_tool_but_cronjob() {
+async fn default_offers_every_catalogue_tool() {
     let fx = fixture().await;
     let expected: Vec<&str> = BUILTIN_TOOLSETS
         .iter()
-        .filter(|set| set.name != "cronjob")
         .flat_map(|set| set.tools.iter().copied())
         .collect();
     assert_eq!(fx.registry.names(), expected);
-    assert!(!fx.registry.contains("cronjob"));
+    assert!(fx.registry.contains("cronjob"));
 
     let definitions = fx.registry.definitions();
     assert_eq!(definitions.len(), expected.len());
