@@ -74,5 +74,8 @@ if [ -n "${DATABASE_URL:-}" ]; then
   E2E_DATABASE_URL="$DATABASE_URL" cargo test -p caduceus-tests --test e2e --no-fail-fast
 fi
 
+log "benchmark smoke (seconds, no thresholds; the full run is in BENCHMARKS.md)"
+CADUCEUS_BIN="$ROOT/target/debug/caduceus" "$ROOT/target/debug/caduceus-bench" smoke
+
 log "Python client tests against the real binary"
 CADUCEUS_BIN="$ROOT/target/debug/caduceus" python3 -m pytest -q tests/python

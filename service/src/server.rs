@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -143,6 +144,13 @@ where
     D: Future<Output = ()>,
 {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    // Small SSE events and HTTP/2 frames must not wait for the peer's delayed ACK (Nagle):
+    // without TCP_NODELAY each relayed chunk can sit ~40 ms in the kernel (BENCHMARKS.md).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });

@@ -6,5 +6,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod app;
+pub mod bench;
 pub mod binary;
 pub mod fake_upstream;
