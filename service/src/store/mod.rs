@@ -225,9 +225,18 @@ async fn connect_sqlite(url: &str) -> Result<AnyPool, StoreError> {
     } else {
         format!("{url}?mode=rwc")
     };
+    // WAL + synchronous=NORMAL: a commit survives a process crash (kill -9) because it is in the
+    // WAL before COMMIT returns; only an OS crash or power loss can drop the last commits. The
+    // default (FULL) fsyncs every commit and halves throughput (BENCHMARKS.md, fix 2).
     let pool = AnyPoolOptions::new()
         .max_connections(SQLITE_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                Ok(())
+            })
+        })
         .connect(&any_url)
         .await?;
     Ok(pool)

@@ -122,6 +122,14 @@ async fn sqlite_runs_in_wal_with_fk_and_busy_timeout() {
             .try_get(0)
             .unwrap();
         assert_eq!(busy, 5000);
+        // NORMAL (1): crash-safe in WAL mode without an fsync per commit.
+        let synchronous: i64 = sqlx::query("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(synchronous, 1);
     })
     .await;
 }
