@@ -19,7 +19,7 @@ const FORWARDED: &[(&str, &str)] = &[
     ("x-request-id", "invalid_request"),
     ("x-hermes-session-id", "invalid_session_id"),
     ("x-hermes-session-key", "invalid_session_key"),
-    ("idempotency-key", "invalid_request"),
+    ("idempotency-key", "invalid_idempotency_key"),
     ("traceparent", "invalid_request"),
     ("tracestate", "invalid_request"),
     ("last-event-id", "invalid_request"),
@@ -117,7 +117,7 @@ mod tests {
         for (name, code) in [
             ("x-hermes-session-id", "invalid_session_id"),
             ("x-hermes-session-key", "invalid_session_key"),
-            ("idempotency-key", "invalid_request"),
+            ("idempotency-key", "invalid_idempotency_key"),
         ] {
             let mut headers = HeaderMap::new();
             headers.insert(name, HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());

@@ -295,7 +295,11 @@ pub(crate) async fn require_bearer(
     if !has_bearer(req.headers()) {
         return unauthorized();
     }
-    let headers = req.headers().clone();
+    // Only the key matters to the probe: another bad header must not turn a 400 into a 401.
+    let mut headers = HeaderMap::new();
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        headers.insert(header::AUTHORIZATION, value.clone());
+    }
     let response = next.run(req).await;
     if response.extensions().get::<LocalRejection>().is_none()
         || response.status() == StatusCode::UNAUTHORIZED

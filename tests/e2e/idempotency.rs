@@ -159,6 +159,20 @@ async fn invalid_keys_are_400() {
         .status,
         200
     );
+    // Bytes that are not visible ASCII never reach the service: the facade answers the same code.
+    let answer = app
+        .post("/v1/chat/completions")
+        .header(
+            "Idempotency-Key",
+            reqwest::header::HeaderValue::from_bytes(b"clave-\xc3\xb1").unwrap(),
+        )
+        .json(&chat("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_idempotency_key");
     assert_eq!(fake.request_count(), 1);
     app.stop().await;
 }
