@@ -3,61 +3,9 @@
 //! PostgreSQL database created for that case and dropped afterwards. End-to-end behaviour (the
 //! agent, SSE, approvals by HTTP) is in `tests/e2e/runs.rs`.
 
-use std::future::Future;
-use std::str::FromStr;
-
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{AssertSqlSafe, ConnectOptions};
-
 use crate::store::{ApprovalRecord, RunEnding, Store};
 
-/// Runs `case` on a migrated temp SQLite store.
-pub(crate) async fn on_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/caduceus.db", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-}
-
-/// Runs `case` on a fresh PostgreSQL database when `DATABASE_URL` names a server.
-pub(crate) async fn on_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let admin_url = match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ => return,
-    };
-    let name = format!("caduceus_runs_{:016x}", rand::random::<u64>());
-    let admin = Store::connect(&admin_url).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    let url = PgConnectOptions::from_str(&admin_url)
-        .unwrap()
-        .database(&name)
-        .to_url_lossy()
-        .to_string();
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await
-    .unwrap();
-    admin.close().await;
-}
+pub(crate) use crate::store::test_support::{on_postgres, on_sqlite};
 
 /// Declares each case of module `$cases` once per backend.
 macro_rules! both_backends {

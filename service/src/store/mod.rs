@@ -27,6 +27,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Transaction};
 
 pub use approvals::ApprovalRecord;
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub use fork::END_REASON_BRANCHED;
 pub use jobs::JobRecord;
 pub use messages::{MessageRecord, NewMessage};

@@ -2,56 +2,10 @@
 //! the idempotency cases): each runs on a temp SQLite file and, when `DATABASE_URL` is a
 //! PostgreSQL URL, on a fresh PostgreSQL database dropped afterwards.
 
-use std::future::Future;
-use std::str::FromStr;
-
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{AssertSqlSafe, ConnectOptions};
-
 use super::*;
-use crate::store::{Backend, NewMessage, NewSession};
+use crate::store::{NewMessage, NewSession};
 
-/// Runs `case` on SQLite, then on PostgreSQL when `DATABASE_URL` points at one.
-pub(in crate::store) async fn each_backend<F, Fut>(case: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/caduceus.db", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-
-    let admin_url = match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ => return,
-    };
-    let name = format!("caduceus_test_{:016x}", rand::random::<u64>());
-    let admin = Store::connect(&admin_url).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    let url = PgConnectOptions::from_str(&admin_url)
-        .unwrap()
-        .database(&name)
-        .to_url_lossy()
-        .to_string();
-    let store = Store::connect(&url).await.unwrap();
-    assert_eq!(store.backend(), Backend::Postgres);
-    store.migrate().await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await
-    .unwrap();
-    admin.close().await;
-}
+pub(crate) use crate::store::test_support::each_backend;
 
 fn row(id: &str, status: &str, conversation: Option<&str>) -> ResponseRow {
     ResponseRow {

@@ -2,12 +2,9 @@
 //! `DATABASE_URL` starts with `postgres`, on a fresh PostgreSQL database created for that one test
 //! (`caduceus_test_<random>`, dropped afterwards) so parallel tests never share state.
 
-use std::future::Future;
-use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{AssertSqlSafe, ConnectOptions, Row};
+use sqlx::Row;
 
 use super::*;
 
@@ -20,56 +17,7 @@ mod cases {
     pub use super::session_cases::*;
 }
 
-async fn on_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/nested/dir/caduceus.db", dir.path().display());
-    let store = Store::connect(&url).await.unwrap();
-    assert_eq!(store.backend(), Backend::Sqlite);
-    store.migrate().await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-}
-
-async fn on_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let admin_url = match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ => {
-            eprintln!("note: DATABASE_URL is not a postgres:// URL; skipping the PostgreSQL run");
-            return;
-        }
-    };
-    let name = format!("caduceus_test_{:016x}", rand::random::<u64>());
-    let admin = Store::connect(&admin_url).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    let url = PgConnectOptions::from_str(&admin_url)
-        .unwrap()
-        .database(&name)
-        .to_url_lossy()
-        .to_string();
-    let store = Store::connect(&url).await.unwrap();
-    assert_eq!(store.backend(), Backend::Postgres);
-    store.migrate().await.unwrap();
-    case(store.clone()).await;
-    store.close().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await
-    .unwrap();
-    admin.close().await;
-}
+use super::test_support::{on_postgres, on_sqlite};
 
 /// Declares each case once per backend: `sqlite::<case>` and `postgres::<case>`.
 macro_rules! backend_tests {
