@@ -201,6 +201,25 @@ impl ToolDefinition {
     }
 }
 
+impl From<&caduceus_proto::v1::FunctionDefinition> for ToolDefinition {
+    /// A client-declared function tool from the API (chat and responses alike); a missing schema
+    /// becomes an empty object schema, as OpenAI accepts.
+    fn from(function: &caduceus_proto::v1::FunctionDefinition) -> Self {
+        ToolDefinition {
+            kind: function_type(),
+            function: FunctionDefinition {
+                name: function.name.clone(),
+                description: function.description.clone(),
+                parameters: function.parameters.as_ref().map_or_else(
+                    || serde_json::json!({"type": "object", "properties": {}}),
+                    |p| Value::Object(caduceus_proto::json::from_proto_struct(p)),
+                ),
+                strict: function.strict,
+            },
+        }
+    }
+}
+
 /// Name, description and parameter schema of a function tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionDefinition {

@@ -4,7 +4,7 @@
 //! joined as system text; client function tools; sampling; `metadata` and `truncation` rules.
 //! Which history applies (chain, conversation, session) is decided in `prepare`.
 
-use caduceus_proto::json::{from_proto_struct, from_proto_value};
+use caduceus_proto::json::from_proto_value;
 use caduceus_proto::v1::{
     CreateResponseRequest, InputItem, InputMessage, content_part, input_item, input_message,
     response_input,
@@ -13,10 +13,7 @@ use caduceus_proto::v1::{
 use super::new_id;
 use crate::agent::{Sampling, TurnInput};
 use crate::error::Error;
-use crate::llm::{
-    ContentPart, FunctionDefinition, ImageUrl, Message, MessageContent, Role, ToolCall,
-    ToolDefinition,
-};
+use crate::llm::{ContentPart, ImageUrl, Message, MessageContent, Role, ToolCall, ToolDefinition};
 
 /// OpenAI's limits on `metadata`.
 const MAX_METADATA_PAIRS: usize = 16;
@@ -321,19 +318,7 @@ fn client_tools(request: &CreateResponseRequest) -> Result<Vec<ToolDefinition>, 
                     format!("tools[{index}].name"),
                 ));
             }
-            Ok(ToolDefinition {
-                kind: "function".into(),
-                function: FunctionDefinition {
-                    name: function.name.clone(),
-                    description: function.description.clone(),
-                    parameters: function
-                        .parameters
-                        .as_ref()
-                        .map(|p| serde_json::Value::Object(from_proto_struct(p)))
-                        .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
-                    strict: function.strict,
-                },
-            })
+            Ok(ToolDefinition::from(function))
         })
         .collect()
 }

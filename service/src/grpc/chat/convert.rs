@@ -7,10 +7,7 @@ use caduceus_proto::v1::{ChatMessage, CreateChatCompletionRequest, chat_message,
 
 use crate::agent::{Sampling, TurnInput, derived_session_id};
 use crate::error::Error;
-use crate::llm::{
-    ContentPart, FunctionDefinition, ImageUrl, Message, MessageContent, Role, ToolCall,
-    ToolDefinition,
-};
+use crate::llm::{ContentPart, ImageUrl, Message, MessageContent, Role, ToolCall, ToolDefinition};
 
 /// The parts of a chat request the agent needs.
 #[derive(Debug)]
@@ -103,19 +100,7 @@ pub fn chat_turn(request: &CreateChatCompletionRequest) -> Result<ChatTurn, Erro
                     format!("tools[{index}].function.name"),
                 ));
             }
-            Ok(ToolDefinition {
-                kind: "function".into(),
-                function: FunctionDefinition {
-                    name: function.name.clone(),
-                    description: function.description.clone(),
-                    parameters: function
-                        .parameters
-                        .as_ref()
-                        .map(|p| serde_json::Value::Object(from_proto_struct(p)))
-                        .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
-                    strict: function.strict,
-                },
-            })
+            Ok(ToolDefinition::from(function))
         })
         .collect::<Result<Vec<_>, Error>>()?;
 
