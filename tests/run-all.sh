@@ -4,8 +4,11 @@
 #   2. starts a throwaway PostgreSQL cluster on a free port (stopped on exit),
 #   3. builds every test target once and runs them: unit + store tests on SQLite and PostgreSQL,
 #      the end-to-end suite on SQLite and again on PostgreSQL, then the Python client tests
-#      (official `openai` SDK, `grpcio`) against the real binary.
-# Usage: bash tests/run-all.sh        (set SKIP_INSTALL=1 to skip apt/pip)
+#      (official `openai` SDK, `grpcio`, Schemathesis over `/openapi.json`) against the real binary.
+#   4. a reduced load test (`caduceus-bench load`: held SSE streams, RSS, runs with approvals) and
+#      the cargo-fuzz targets for 60 s each (tests/fuzz/run.sh; the first fuzz build takes ~10 min).
+# Usage: bash tests/run-all.sh        (set SKIP_INSTALL=1 to skip apt/pip, SKIP_FUZZ=1 to skip
+#        fuzzing, FUZZ_SECONDS=N to fuzz each target N s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -77,5 +80,14 @@ fi
 log "benchmark smoke (seconds, no thresholds; the full run is in BENCHMARKS.md)"
 CADUCEUS_BIN="$ROOT/target/debug/caduceus" "$ROOT/target/debug/caduceus-bench" smoke
 
+log "load test, reduced (200 streams x 10 s, 50 runs with approvals; fails on any error or a leak)"
+CADUCEUS_BIN="$ROOT/target/debug/caduceus" "$ROOT/target/debug/caduceus-bench" load \
+  --streams 200 --secs 10 --runs 50
+
 log "Python client tests against the real binary"
 CADUCEUS_BIN="$ROOT/target/debug/caduceus" python3 -m pytest -q tests/python
+
+if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+  log "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-60} s (SKIP_FUZZ=1 skips)"
+  bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+fi

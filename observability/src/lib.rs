@@ -21,7 +21,7 @@ pub mod propagation;
 
 pub use otel::{DEFAULT_SERVICE_NAME, otel_layer, resource, tracer_provider_with_exporter};
 
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -127,7 +127,10 @@ impl Drop for TelemetryGuard {
 pub fn init() -> Result<TelemetryGuard, InitError> {
     let settings = Settings::from_env();
     content::set_enabled(settings.capture_content);
-    let (provider, export_error) = otel::provider_from_env(settings.otlp_endpoint.is_some());
+    let (provider, export_error) = match &settings.otlp_endpoint {
+        Some(_) => otel::provider_from_env(true),
+        None => (unexported_provider(), None),
+    };
 
     let filter_text = settings.log_filter.clone().unwrap_or_else(|| "info".into());
     let (filter, bad_filter) = match EnvFilter::try_new(&filter_text) {
@@ -178,6 +181,17 @@ pub fn init() -> Result<TelemetryGuard, InitError> {
     Ok(TelemetryGuard { provider })
 }
 
+/// The provider when nothing is exported: spans still get trace and span ids, so trace context
+/// flows from an incoming `traceparent` (or a new trace) to the upstream call, but a span whose
+/// parent is not sampled is dropped at once instead of recorded for no exporter. A sampled
+/// incoming parent keeps its spans sampled, so the upstream sees the caller's sampling decision.
+fn unexported_provider() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_resource(otel::resource())
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +203,35 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn without_export_trace_context_still_reaches_outgoing_calls() {
+        let provider = unexported_provider();
+        let subscriber = tracing_subscriber::registry().with(otel_layer(&provider));
+        tracing::subscriber::with_default(subscriber, || {
+            let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+            let mut headers = http::HeaderMap::new();
+            let incoming = format!("00-{trace}-00f067aa0ba902b7-01");
+            headers.insert("traceparent", incoming.parse().unwrap());
+            let span = tracing::info_span!(target: "caduceus_service", "request");
+            assert!(propagation::set_parent_from(&span, &headers));
+            let outgoing = span.in_scope(propagation::current_headers);
+            let traceparent = &outgoing[0].1;
+            assert!(
+                traceparent.starts_with(&format!("00-{trace}-")),
+                "{traceparent}"
+            );
+            assert!(traceparent.ends_with("-01"), "{traceparent}");
+            assert!(!traceparent.contains("00f067aa0ba902b7"), "{traceparent}");
+
+            // No incoming context: a new trace, not sampled since nothing records it.
+            let root = tracing::info_span!(target: "caduceus_service", "request");
+            let outgoing = root.in_scope(propagation::current_headers);
+            assert_eq!(outgoing[0].0, "traceparent");
+            assert!(outgoing[0].1.ends_with("-00"), "{outgoing:?}");
+            assert!(!outgoing[0].1.contains(trace), "{outgoing:?}");
+        });
     }
 
     #[test]

@@ -58,19 +58,64 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     let text = std::str::from_utf8(bytes).map_err(|_| {
         ApiError::bad_request("invalid_json", "The request body is not valid UTF-8.")
     })?;
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| {
-        ApiError::bad_request("invalid_json", format!("Malformed JSON body: {error}"))
-    })?;
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(error) => return Err(json_error::<T>(text, &error)),
+    };
     if !value.is_object() {
         return Err(ApiError::bad_request(
             "invalid_request",
             "The request body must be a JSON object.",
         ));
     }
+    if let Some(path) = nul_path(&value, String::new()) {
+        return Err(field_error(&path, "text must not contain NUL characters"));
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         field_error(&path, &error.into_inner().to_string())
     })
+}
+
+/// The 400 for a body serde_json cannot read. Valid JSON whose number does not fit a float
+/// (`1e400`) is a wrong value, not malformed JSON: reading again while tracking the path names
+/// the field (`invalid_request`, `param`), like any other out-of-range value.
+fn json_error<T: DeserializeOwned>(text: &str, error: &serde_json::Error) -> ApiError {
+    if error.to_string().starts_with("number out of range") {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        if let Err(located) = serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            let path = located.path().to_string();
+            if path != "." {
+                return field_error(&path, "number out of range");
+            }
+        }
+    }
+    ApiError::bad_request("invalid_json", format!("Malformed JSON body: {error}"))
+}
+
+/// The path (`messages[0].content`) of the first string or key holding NUL, which no backend
+/// stores alike (PostgreSQL refuses it), so it is refused here for every route.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(path)
+            } else {
+                nul_path(item, path)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// A 400 naming the field at `path` (completed with the missing field's name, if that is the
@@ -225,6 +270,26 @@ mod tests {
         assert_eq!(err(br#"{"model":"m"}"#).param(), Some("messages"));
         let error = err(br#"{"messages":[{"content":"x"}]}"#);
         assert_eq!(error.param(), Some("messages[0].role"));
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_the_field() {
+        let error = err(br#"{"messages":[{"role":"user","content":1e999}]}"#);
+        assert_eq!(error.code(), Some("invalid_request"));
+        assert_eq!(error.param(), Some("messages[0].content"));
+        // In a key the route ignores, nothing names it: the body as a whole is refused.
+        let error = err(br#"{"messages":[{"role":"user","content":"x"}],"n":1e400}"#);
+        assert_eq!(error.code(), Some("invalid_json"));
+        assert_eq!(err(b"1e400").code(), Some("invalid_json"));
+    }
+
+    #[test]
+    fn nul_in_any_string_names_the_field() {
+        let error = err(br#"{"messages":[{"role":"user","content":"a\u0000b"}]}"#);
+        assert_eq!(error.code(), Some("invalid_request"));
+        assert_eq!(error.param(), Some("messages[0].content"));
+        let error = err(br#"{"x":{"k\u0000":1},"messages":[]}"#);
+        assert_eq!(error.param(), Some("x.k\u{0}"));
     }
 
     #[test]

@@ -16,8 +16,11 @@ use tower::util::BoxCloneSyncService;
 
 mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metadata;
 mod middleware;
+mod openapi;
 mod routes;
 mod sse;
 mod state;
@@ -57,7 +60,7 @@ impl Default for FacadeOptions {
 /// The whole REST facade as an axum router. Layers, outermost first: the HTTP span and metrics
 /// (`telemetry.rs`), request id, CORS, security headers, error-envelope safety net, body limit;
 /// then the routes (each behind the bearer check except `GET /health` and `GET /v1/health`;
-/// `GET /metrics` included), a 404 and a 405 fallback.
+/// `GET /metrics` included), the open `GET /openapi.json`, a 404 and a 405 fallback.
 pub fn router(transport: Transport, options: FacadeOptions) -> axum::Router {
     let mut all = routes::all();
     all.push(telemetry::metrics_route());
@@ -70,6 +73,8 @@ pub fn router(transport: Transport, options: FacadeOptions) -> axum::Router {
             state.clone(),
             middleware::require_bearer,
         ))
+        // After `route_layer`: the document is open, like `/health`.
+        .route(openapi::PATH, axum::routing::get(openapi::serve))
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(options.body_limit))
         .with_state(state)

@@ -1,12 +1,14 @@
 //! The state every handler receives: one generated tonic client per `caduceus.v1` service, all
-//! over the same boxed [`Transport`], plus the route table (for `/v1/capabilities`). Cloning is
-//! cheap; there is no other state — the facade keeps nothing between requests.
+//! over the same boxed [`Transport`], plus the route table (for `/v1/capabilities`), behind one
+//! `Arc`: axum clones the state for every request, and that is one reference count instead of six
+//! boxed clients. There is no other state — the facade keeps nothing between requests.
 //!
 //! The clients run over [`GrpcChannel`], the transport with its `BoxError` wrapped in the concrete
 //! [`TransportError`]: with a `Box<dyn Error>` service error, rustc cannot prove the handler
 //! futures `Send` ("implementation of `From` is not general enough", a known higher-ranked
 //! lifetime limitation), so every route module would have to box its gRPC calls.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use caduceus_proto::v1::chat_service_client::ChatServiceClient;
@@ -49,23 +51,36 @@ pub type GrpcChannel = BoxCloneSyncService<
 /// Largest gRPC message the facade accepts from the service (long session histories).
 const MAX_DECODING_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
-/// Handler state: the gRPC clients and the facade's own route table.
+/// Handler state: the gRPC clients and the facade's own route table, shared (a clone is one
+/// reference count); fields are reached through `Deref` (`state.chat.clone()`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Clients>);
+
+/// The gRPC clients and the route table of [`AppState`]. A handler clones the one client it
+/// calls (tonic clients need `&mut self`).
+pub struct Clients {
     pub discovery: DiscoveryServiceClient<GrpcChannel>,
     pub chat: ChatServiceClient<GrpcChannel>,
     pub responses: ResponsesServiceClient<GrpcChannel>,
     pub sessions: SessionServiceClient<GrpcChannel>,
     pub runs: RunServiceClient<GrpcChannel>,
     pub jobs: JobServiceClient<GrpcChannel>,
-    pub routes: Arc<Vec<RouteSpec>>,
+    pub routes: Vec<RouteSpec>,
+}
+
+impl Deref for AppState {
+    type Target = Clients;
+
+    fn deref(&self) -> &Clients {
+        &self.0
+    }
 }
 
 impl AppState {
     /// Clients for every service over `transport`; `routes` is what `/v1/capabilities` lists.
     pub fn new(transport: Transport, routes: Vec<RouteSpec>) -> Self {
         let channel: GrpcChannel = BoxCloneSyncService::new(transport.map_err(TransportError));
-        Self {
+        Self(Arc::new(Clients {
             discovery: DiscoveryServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
             chat: ChatServiceClient::new(channel.clone())
@@ -78,7 +93,7 @@ impl AppState {
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
             jobs: JobServiceClient::new(channel)
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_SIZE),
-            routes: Arc::new(routes),
-        }
+            routes,
+        }))
     }
 }

@@ -181,6 +181,7 @@ impl From<Error> for Status {
             tracing::error!(error = %detail, "internal error");
         }
         let (code, reason, message) = error.parts();
+        let message = bounded(message);
         let mut details = ErrorDetails::new();
         let mut metadata = std::collections::HashMap::new();
         if let Error::InvalidArgument {
@@ -200,6 +201,23 @@ impl From<Error> for Status {
         }
         Status::with_error_details(code, message, details)
     }
+}
+
+/// Longest `grpc-message` sent: messages may quote client input (ids, values), and HTTP/2 peers
+/// refuse header blocks past ~16 KB (the call would fail as a protocol error, not this error).
+const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, marked with `…`.
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 impl From<crate::store::StoreError> for Error {
@@ -222,6 +240,16 @@ impl From<crate::store::StoreError> for Error {
                 ),
                 _ => Self::conflict("conflict", "The request conflicts with stored data"),
             },
+            // PostgreSQL cannot store NUL in text (SQLSTATE 22021); whatever field carried it,
+            // the input is at fault, not the server.
+            StoreError::Database(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("22021") =>
+            {
+                Self::invalid(
+                    "invalid_request",
+                    "Text values must not contain NUL characters",
+                )
+            }
             StoreError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Self::Unavailable {

@@ -102,6 +102,9 @@ pub async fn serve(config: Config, grace: Duration) -> Result<(), LaunchError> {
         );
     }
     let state = AppState::new(config, store).map_err(LaunchError::Agent)?;
+    if let Some(every) = sweep_interval(std::env::var(SWEEP_ENV).ok().as_deref())? {
+        state.runs.set_sweep_interval(every);
+    }
     server::serve(listener, state, server::shutdown_signal(), grace).await?;
     tracing::info!("stopped");
     Ok(())
@@ -112,6 +115,27 @@ pub async fn migrate(config: &Config) -> Result<(), LaunchError> {
     open_store(config).await?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// Seconds between sweeps for runs of dead replicas (default 30; PostgreSQL multi-replica mode).
+pub const SWEEP_ENV: &str = "CADUCEUS_RUN_SWEEP_SECONDS";
+
+/// The sweep period `CADUCEUS_RUN_SWEEP_SECONDS` asks for: a number of seconds in 0.1..=3600.
+fn sweep_interval(value: Option<&str>) -> Result<Option<Duration>, LaunchError> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.1..=3600.0).contains(&seconds) => {
+            Ok(Some(Duration::from_secs_f64(seconds)))
+        }
+        _ => Err(crate::config::ConfigError::InvalidValue {
+            name: SWEEP_ENV.to_owned(),
+            value: text.to_owned(),
+            expected: "a number of seconds between 0.1 and 3600",
+        }
+        .into()),
+    }
 }
 
 fn warn_if_exposed(host: &str) {
@@ -125,5 +149,24 @@ fn warn_if_exposed(host: &str) {
             host,
             "binding a non-loopback address: the agent's tools run shell commands on THIS host for any client holding the key"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_interval_is_a_bounded_number_of_seconds() {
+        assert!(matches!(sweep_interval(None), Ok(None)));
+        assert!(matches!(sweep_interval(Some(" ")), Ok(None)));
+        assert_eq!(
+            sweep_interval(Some("2.5")).ok().flatten(),
+            Some(Duration::from_millis(2500))
+        );
+        for bad in ["0", "-1", "abc", "1e9", "NaN"] {
+            let error = sweep_interval(Some(bad)).unwrap_err().to_string();
+            assert!(error.contains(SWEEP_ENV), "{error}");
+        }
     }
 }

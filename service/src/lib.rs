@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod launch;
 pub mod llm;
+pub mod notify;
 pub mod responses;
 pub mod runs;
 pub mod server;

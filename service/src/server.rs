@@ -3,8 +3,9 @@
 //! same gRPC router in-process (no socket, no HTTP/2 framing: just the tonic codec).
 //!
 //! Shutdown: on the signal the server drains — health turns NOT_SERVING, new agent work is refused
-//! by the core — then stops accepting connections and waits up to the grace period for open
-//! requests (including SSE streams) before returning.
+//! by the core (503 `gateway_draining`) while running turns finish — then stops accepting
+//! connections and waits for open requests (including SSE streams) until the grace period, counted
+//! from the signal, is over.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -101,6 +102,14 @@ pub async fn serve(
             let runs = state.runs.clone();
             let run_grace = grace.mul_f64(0.9);
             let _ = drained_tx.send(tokio::spawn(async move { runs.drain(run_grace).await }));
+            // Keep accepting connections while turns are still running, so new agent work gets a
+            // clear 503 `gateway_draining` (Retry-After: 1) instead of a refused connection.
+            let idle = async {
+                while state.gauges.active_agents() > 0 {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            };
+            let _ = tokio::time::timeout(run_grace, idle).await;
         }
     })
     .await;
@@ -164,9 +173,23 @@ where
         grace_seconds = grace.as_secs(),
         "shutdown requested: draining"
     );
-    on_drain().await;
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(grace, server).await {
+    // The server keeps running (accepting, answering) while `on_drain` waits for running turns;
+    // only then does it stop accepting. The grace period counts from the signal.
+    let drain = on_drain();
+    tokio::pin!(drain);
+    let finish = async {
+        let mut drained = false;
+        loop {
+            tokio::select! {
+                result = &mut server => return result,
+                () = &mut drain, if !drained => {
+                    drained = true;
+                    let _ = stop_tx.send(true);
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(grace, finish).await {
         Ok(result) => Ok(result?),
         Err(_) => {
             tracing::warn!("grace period over: closing the remaining connections");

@@ -431,4 +431,5 @@ async fn no_upstream_configured_is_503_naming_the_keys() {
 }
 
 mod grpc;
+mod persistence;
 mod stream;

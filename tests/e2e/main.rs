@@ -5,15 +5,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod bad_input;
 mod binary;
 mod chat;
 mod cors;
 mod discovery;
+mod faults;
 mod grpc;
 mod idempotency;
 mod jobs;
 mod limits;
 mod observability;
+mod replicas;
 mod responses;
 mod runs;
 mod sessions;

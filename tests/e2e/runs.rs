@@ -6,4 +6,4 @@ mod approvals;
 mod history;
 mod lifecycle;
 mod stop_restart;
-mod support;
+pub(crate) mod support;

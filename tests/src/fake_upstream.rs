@@ -7,6 +7,7 @@
 // Test support: failing to bind a loopback port should fail the test loudly.
 #![allow(clippy::expect_used)]
 
+mod faults;
 mod render;
 mod reply;
 
@@ -225,6 +226,18 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             }
             response
         }
+        Script::Hang => {
+            let guard = Guard {
+                shared: Arc::clone(&shared),
+                completed: false,
+            };
+            std::future::pending::<()>().await;
+            drop(guard);
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Script::Endless { chunk } => faults::endless(chunk, &asked, guard(&shared)),
+        Script::HugeJson { bytes } => faults::huge_json(*bytes, &asked, guard(&shared)),
+        Script::RawBytes(bytes) => faults::raw_bytes(bytes.clone()),
         Script::Stream {
             parts,
             end,
@@ -237,6 +250,13 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
                 json_response(&reply, *end, &asked, shared)
             }
         }
+    }
+}
+
+fn guard(shared: &Arc<Shared>) -> Guard {
+    Guard {
+        shared: Arc::clone(shared),
+        completed: false,
     }
 }
 

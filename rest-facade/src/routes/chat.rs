@@ -19,7 +19,7 @@ use crate::metadata::{grpc_request, json_reply, response_headers};
 use crate::sse::{data_event, done_event, first_item, named_event, sse_response};
 use crate::state::AppState;
 
-mod convert;
+pub(crate) mod convert;
 mod render;
 #[cfg(test)]
 mod tests;

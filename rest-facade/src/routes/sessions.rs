@@ -23,7 +23,7 @@ use crate::sse::{first_item, named_event, now_seconds, sse_response};
 use crate::state::AppState;
 
 mod render;
-mod request;
+pub(crate) mod request;
 #[cfg(test)]
 mod tests;
 

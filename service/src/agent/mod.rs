@@ -6,6 +6,7 @@
 
 mod history;
 mod prompt;
+mod prompt_cache;
 mod turn;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub use prompt::{CORE_PERSONA, system_prompt};
 use crate::approvals::ApprovalGate;
 use crate::config::Config;
 use crate::error::Error;
-use crate::llm::{Message, ToolCall, ToolDefinition, UpstreamClient, Usage};
+use crate::llm::{Message, SharedTools, ToolCall, ToolDefinition, UpstreamClient, Usage};
 use crate::state::Gauges;
 use crate::store::Store;
 use crate::telemetry::genai;
@@ -159,6 +160,10 @@ struct Inner {
     store: Store,
     upstream: UpstreamClient,
     tools: ToolRegistry,
+    /// The server tools' definitions, encoded once for every upstream request.
+    server_tools: Arc<SharedTools>,
+    /// The skills index and memory snapshots, re-read only when their files change.
+    prompts: prompt_cache::PromptCache,
     gauges: Arc<Gauges>,
 }
 
@@ -170,12 +175,22 @@ impl Agent {
             caduceus_observability::propagation::inject_current,
         ));
         let tools = ToolRegistry::new(&config);
+        let definitions: Vec<ToolDefinition> = tools
+            .definitions()
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::Internal(format!("a server tool definition is invalid: {e}")))?;
+        let server_tools = SharedTools::new(&definitions)
+            .map_err(|e| Error::Internal(format!("cannot encode the tool definitions: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 upstream,
                 tools,
+                server_tools: Arc::new(server_tools),
+                prompts: prompt_cache::PromptCache::default(),
                 gauges,
             }),
         })
@@ -198,9 +213,11 @@ impl Agent {
     ) -> TurnOutcome {
         let _active = self.inner.gauges.agent_started();
         let span = genai::invoke_agent_span(&request.session_id, &self.inner.config.model_name);
-        let outcome = turn::run(&self.inner, request, events, cancel)
-            .instrument(span.clone())
-            .await;
+        // Boxed: every caller (unary, stream task, run, job) then holds a pointer, not the whole
+        // turn state machine, and moving its future stays cheap.
+        let outcome =
+            Box::pin(turn::run(&self.inner, request, events, cancel).instrument(span.clone()))
+                .await;
         let failure = outcome.error.as_ref().map(genai::error_type);
         genai::record_turn(
             &span,

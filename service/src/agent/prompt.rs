@@ -14,15 +14,23 @@ accurately; do not invent tool results. Keep answers clear and concise. Dangerou
 need human approval; when a command is refused or pending approval, do not retry it — explain \
 what you would do instead.";
 
-/// Builds the system prompt. Reads skills and memory from disk (call off the async runtime).
+/// Builds the system prompt. Reads skills and memory from disk (call off the async runtime);
+/// turns go through [`super::prompt_cache::PromptCache`], which reads them only when they changed.
 pub fn system_prompt(home: &Path, session_key: Option<&str>, client_text: Option<&str>) -> String {
+    compose(
+        &skills_index(home),
+        &memory_snapshot(home, session_key),
+        client_text,
+    )
+}
+
+/// The prompt from its parts: persona, skills index, memory snapshot, then the client's text.
+pub(super) fn compose(skills: &str, memory: &str, client_text: Option<&str>) -> String {
     let mut prompt = String::from(CORE_PERSONA);
-    let skills = skills_index(home);
     if !skills.trim().is_empty() {
         prompt.push_str("\n\n## Skills\nUse `skill_view` to read one before following it.\n");
         prompt.push_str(skills.trim_end());
     }
-    let memory = memory_snapshot(home, session_key);
     if !memory.trim().is_empty() {
         prompt.push_str("\n\n## Memory\n");
         prompt.push_str(memory.trim_end());

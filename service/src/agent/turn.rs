@@ -1,26 +1,27 @@
 //! The loop of one turn: call the upstream with the tool schemas, relay text as it streams,
 //! execute server tool calls (concurrently), append their results, repeat — until an answer
 //! without tool calls, a client tool call (handed back to the client), or `max_iterations`
-//! (then one final call without tools). Each message is stored the moment it exists.
+//! (then one final call without tools). Each message is stored as it happens, in order: the
+//! input in one transaction with the session (overlapping the first upstream call), tool calls and
+//! results as they come, the final answer in one transaction with the turn's token usage.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::history::message_to_record;
-use super::prompt::{CORE_PERSONA, system_prompt};
 use super::{Inner, TurnEvent, TurnInput, TurnOutcome, TurnRequest};
 use crate::error::Error;
-use crate::llm::{
-    Assembler, AssistantTurn, ChatRequest, Message, Route, ToolCall, ToolDefinition, Usage,
-};
-use crate::state::UpstreamOutcome;
-use crate::telemetry::genai::{self, CallTimer};
+use crate::llm::{ChatRequest, Message, ToolCall, ToolList, Usage};
+use crate::store::{NewMessage, SessionOrigin};
+use crate::telemetry::genai;
 use crate::tools::{ToolContext, ToolRegistry};
+
+mod relay;
 
 /// Where the turn's messages go and what it has produced so far.
 struct Turn<'a> {
@@ -29,6 +30,10 @@ struct Turn<'a> {
     events: mpsc::Sender<TurnEvent>,
     cancel: CancellationToken,
     outcome: TurnOutcome,
+    /// The final answer, stored with the turn's token usage in one transaction at the end.
+    answer: Option<NewMessage>,
+    /// What the model said before its call failed, stored once the turn's input is.
+    partial: Option<(String, &'static str)>,
 }
 
 pub(super) async fn run(
@@ -49,85 +54,115 @@ pub(super) async fn run(
             client_tool_calls: Vec::new(),
             error: None,
         },
+        answer: None,
+        partial: None,
     };
-    if let Err(error) = turn.drive(request).await {
-        turn.outcome.finish_reason = "error".into();
-        turn.outcome.error = Some(error);
+    // Boxed, like the upstream call inside it: the task running a turn holds only the state in
+    // use, not the largest state any await point needs.
+    if let Err(error) = Box::pin(turn.drive(request)).await {
+        turn.fail(error);
     }
-    let usage = turn.outcome.usage;
-    if usage.total_tokens > 0 || usage.prompt_tokens > 0 {
-        let stored = inner
-            .store
-            .add_usage(
-                &turn.session_id,
-                i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX),
-                i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX),
-            )
-            .await;
-        if let Err(error) = stored {
-            tracing::warn!(%error, "could not record token usage");
-        }
-    }
+    Box::pin(turn.finish()).await;
     turn.outcome
 }
 
 impl Turn<'_> {
-    async fn drive(&mut self, request: TurnRequest) -> Result<(), Error> {
+    fn fail(&mut self, error: Error) {
+        self.outcome.finish_reason = "error".into();
+        self.outcome.error = Some(error);
+    }
+
+    /// The turn's last write: its final answer together with the usage of every call, or the
+    /// usage alone. An answer that cannot be stored fails the turn.
+    async fn finish(&mut self) {
+        let usage = self.outcome.usage;
+        let answer = self.answer.take();
+        if answer.is_none() && usage.total_tokens == 0 && usage.prompt_tokens == 0 {
+            return;
+        }
+        let had_answer = answer.is_some();
+        let stored = self
+            .inner
+            .store
+            .append_turn_output(
+                &self.session_id,
+                answer,
+                i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX),
+                i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX),
+            )
+            .await;
+        match stored {
+            Ok(_) => {}
+            Err(error) if had_answer => self.fail(error.into()),
+            Err(error) => tracing::warn!(%error, "could not record token usage"),
+        }
+    }
+
+    async fn drive(&mut self, mut request: TurnRequest) -> Result<(), Error> {
         let route = self
             .inner
             .upstream
             .resolve(request.requested_model.as_deref())?;
         genai::record_route(&route);
-        self.inner
-            .store
-            .ensure_session(
-                &request.session_id,
-                "api_server",
+        let system = self
+            .inner
+            .prompts
+            .system_prompt(
+                &self.inner.config.home,
                 request.session_key.as_deref(),
-                Some(route.model()),
+                request.system_text.as_deref(),
             )
-            .await?;
+            .await;
 
-        let home = self.inner.config.home.clone();
-        let key = request.session_key.clone();
-        let client_text = request.system_text.clone();
-        let system = tokio::task::spawn_blocking(move || {
-            system_prompt(&home, key.as_deref(), client_text.as_deref())
-        })
-        .await
-        .unwrap_or_else(|_| CORE_PERSONA.to_owned());
-
-        let mut messages = Vec::with_capacity(request.history.len() + 2);
+        let history = std::mem::take(&mut request.history);
+        let mut messages = Vec::with_capacity(history.len() + 2);
         messages.push(Message::system(system));
-        messages.extend(request.history.iter().cloned());
+        messages.extend(history);
+        let mut input = Vec::new();
         match request.input {
             TurnInput::User(message) => {
-                self.store(&message, None, None).await?;
+                input.push(message_to_record(&message, None, None));
                 messages.push(message);
             }
             TurnInput::ToolResults(results) => {
                 for message in results {
                     let name = tool_name_for(&messages, message.tool_call_id.as_deref());
-                    self.store(&message, name.as_deref(), None).await?;
+                    input.push(message_to_record(&message, name.as_deref(), None));
                     messages.push(message);
                 }
             }
         }
+        // A crash while a tool ran leaves its call unanswered in the stored history.
+        crate::llm::close_dangling_tool_calls(&mut messages);
+
+        // The input (and the session, on its first turn) is written in one transaction while
+        // the first upstream call starts. Nothing of the answer is stored before that write
+        // has committed, so the stored order stays input, then answer.
+        let inner = self.inner;
+        let session_id = self.session_id.clone();
+        let session_key = request.session_key.clone();
+        let model = route.model().to_owned();
+        let mut input_write = Some(Box::pin(async move {
+            let origin = SessionOrigin {
+                source: "api_server",
+                session_key: session_key.as_deref(),
+                model: Some(&model),
+            };
+            inner
+                .store
+                .append_turn_input(&session_id, origin, input)
+                .await
+        }));
 
         let client_names: HashSet<String> = request
             .client_tools
             .iter()
             .map(|tool| tool.function.name.clone())
             .collect();
-        let mut definitions: Vec<ToolDefinition> = self
-            .inner
-            .tools
-            .definitions()
-            .into_iter()
-            .filter_map(|value| serde_json::from_value(value).ok())
-            .filter(|tool: &ToolDefinition| !client_names.contains(&tool.function.name))
-            .collect();
-        definitions.extend(request.client_tools.iter().cloned());
+        let mut definitions = ToolList::shared(Arc::clone(&self.inner.server_tools), |name| {
+            client_names.contains(name)
+        });
+        definitions.extend(std::mem::take(&mut request.client_tools));
         let context = ToolContext {
             session_id: request.session_id.clone(),
             session_key: request.session_key.clone(),
@@ -157,7 +192,23 @@ impl Turn<'_> {
             call.response_format = sampling.response_format.clone();
             call.user = sampling.user.clone();
 
-            let answer = self.call_upstream(&route, call).await?;
+            let upstream = Box::pin(self.call_upstream(&route, call));
+            let answer = match input_write.take() {
+                Some(write) => {
+                    let (written, answer) = tokio::join!(write, upstream);
+                    if let Err(error) = written {
+                        // The question was not stored: report that, not an answer to it.
+                        self.outcome.content.clear();
+                        return Err(error.into());
+                    }
+                    answer
+                }
+                None => upstream.await,
+            };
+            if let Some((text, reason)) = self.partial.take() {
+                self.store_partial(&text, reason).await;
+            }
+            let answer = answer?;
             if let Some(usage) = answer.usage {
                 self.outcome.usage += usage;
             }
@@ -168,12 +219,8 @@ impl Turn<'_> {
                     "stop"
                 };
                 self.outcome.finish_reason = finish.into();
-                self.store(
-                    &Message::assistant(answer.content.clone()),
-                    None,
-                    Some(finish),
-                )
-                .await?;
+                let message = Message::assistant(answer.content);
+                self.answer = Some(message_to_record(&message, None, Some(finish)));
                 return Ok(());
             }
 
@@ -198,103 +245,6 @@ impl Turn<'_> {
             }
         }
         Ok(())
-    }
-
-    /// One upstream call, timed for the GenAI metrics and the request's upstream time.
-    async fn call_upstream(
-        &mut self,
-        route: &Route,
-        call: ChatRequest,
-    ) -> Result<AssistantTurn, Error> {
-        let mut timer = CallTimer::start(self.inner.gauges.metrics(), route);
-        let result = self.relay_upstream(route, call, &mut timer).await;
-        timer.finish(result.as_ref().ok());
-        result
-    }
-
-    /// Opens the call and relays its text deltas; cancellation drops the stream (aborting the
-    /// HTTP request). Only the waits on the upstream count as upstream time in `timer`.
-    async fn relay_upstream(
-        &mut self,
-        route: &Route,
-        call: ChatRequest,
-        timer: &mut CallTimer,
-    ) -> Result<AssistantTurn, Error> {
-        let gauges = &self.inner.gauges;
-        let upstream = &self.inner.upstream;
-        let cancel = &self.cancel;
-        let conversation = Some(self.session_id.as_str());
-        let opened = timer
-            .wait(async {
-                tokio::select! {
-                    opened = upstream.stream_chat_in_conversation(route, call, conversation) => Some(opened),
-                    () = cancel.cancelled() => None,
-                }
-            })
-            .await;
-        let Some(opened) = opened else {
-            return Err(Error::Cancelled);
-        };
-        let mut stream = match opened {
-            Ok(stream) => stream,
-            Err(error) => {
-                gauges.record_upstream(UpstreamOutcome::Failed(error.summary()));
-                timer.failed(&error);
-                return Err(error.into());
-            }
-        };
-        timer.answered_by(stream.provider(), stream.model());
-        let mut assembler = Assembler::new();
-        let mut prefix_pending = !self.outcome.content.is_empty();
-        let mut partial = String::new();
-        loop {
-            let cancel = &self.cancel;
-            let next = timer
-                .wait(async {
-                    tokio::select! {
-                        next = stream.next() => Some(next),
-                        () = cancel.cancelled() => None,
-                    }
-                })
-                .await;
-            let Some(next) = next else {
-                self.store_partial(&partial, "cancelled").await;
-                return Err(Error::Cancelled);
-            };
-            let event = match next {
-                None => break,
-                Some(Ok(event)) => event,
-                Some(Err(error)) => {
-                    gauges.record_upstream(UpstreamOutcome::Failed(error.summary()));
-                    timer.failed(&error);
-                    self.store_partial(&partial, "error").await;
-                    return Err(error.into());
-                }
-            };
-            if let crate::llm::UpstreamEvent::TextDelta(text) = &event {
-                let relayed = if prefix_pending {
-                    prefix_pending = false;
-                    format!("\n\n{text}")
-                } else {
-                    text.clone()
-                };
-                partial.push_str(text);
-                self.outcome.content.push_str(&relayed);
-                let _ = self.events.send(TurnEvent::TextDelta(relayed)).await;
-            }
-            assembler.apply(&event);
-        }
-        if !assembler.is_finished() {
-            gauges.record_upstream(UpstreamOutcome::Failed("stream ended early".into()));
-            self.store_partial(&partial, "error").await;
-            let error = crate::llm::UpstreamError::Protocol(
-                "the upstream stream ended before the answer finished".into(),
-            );
-            timer.failed(&error);
-            return Err(error.into());
-        }
-        gauges.record_upstream(UpstreamOutcome::Ok);
-        Ok(assembler.into_turn())
     }
 
     /// Runs server tool calls concurrently, each in its `execute_tool {name}` span; returns
@@ -363,6 +313,7 @@ impl Turn<'_> {
     }
 
     /// Keeps what the model said before a failure, marked so it never reads as a complete answer.
+    /// Stored after the turn's input (see `drive`), never from inside the upstream call.
     async fn store_partial(&self, text: &str, finish_reason: &str) {
         if text.is_empty() {
             return;

@@ -27,7 +27,8 @@ pub use model::{
 use resolve::{
     DEFAULT_HOST, DEFAULT_MAX_CONCURRENT_RUNS, DEFAULT_MAX_ITERATIONS, DEFAULT_MODEL_NAME,
     DEFAULT_RESPONSE_STORE_CAPACITY, Vars, default_database_url, invalid, non_empty, parse_number,
-    resolve_approvals, resolve_home, resolve_key, resolve_model, resolve_port, split_origins,
+    resolve_approvals, resolve_home, resolve_key, resolve_model, resolve_port,
+    resolve_response_limits, split_origins,
 };
 
 /// Everything the server needs to start, resolved once at start-up.
@@ -59,6 +60,10 @@ pub struct Config {
     pub response_store_capacity: u32,
     pub upstream_connect_timeout: Duration,
     pub upstream_read_timeout: Duration,
+    /// `model.max_response_bytes`: one upstream answer larger than this fails the call.
+    pub upstream_max_response_bytes: u64,
+    /// `model.max_response_seconds`: one upstream answer taking longer than this fails the call.
+    pub upstream_max_response_time: Duration,
     /// Facade-only mode: forward gRPC to this upstream instead of running the core (CLI only).
     pub grpc_upstream: Option<String>,
 }
@@ -192,6 +197,7 @@ impl Config {
 
         let merged = vars.merged();
         let (model, connect_timeout, read_timeout) = resolve_model(&yaml, &vars, &merged)?;
+        let (max_response_bytes, max_response_time) = resolve_response_limits(&yaml)?;
         let with_key = |mut p: ProviderConfig| {
             p.api_key = p.resolved_api_key(&merged);
             p
@@ -237,6 +243,8 @@ impl Config {
             response_store_capacity,
             upstream_connect_timeout: connect_timeout,
             upstream_read_timeout: read_timeout,
+            upstream_max_response_bytes: max_response_bytes,
+            upstream_max_response_time: max_response_time,
             grpc_upstream: overrides.grpc_upstream.clone(),
             home,
         })

@@ -22,6 +22,11 @@ pub(super) const DEFAULT_MAX_CONCURRENT_RUNS: u32 = 10;
 pub(super) const DEFAULT_RESPONSE_STORE_CAPACITY: u32 = 10_000;
 pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// 16 MiB: far above any real chat answer, small enough that a runaway upstream cannot exhaust
+/// memory.
+pub(super) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// 30 minutes for one upstream call, however steadily it streams.
+pub(super) const DEFAULT_MAX_RESPONSE_TIME: Duration = Duration::from_secs(30 * 60);
 
 /// Process environment over `.env`, remembering which of the two supplied each value so error
 /// messages can point at the right place. Empty values count as unset.
@@ -154,6 +159,26 @@ pub(super) fn resolve_model(
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     let read = seconds("model.read_timeout", fields.read_timeout)?.unwrap_or(DEFAULT_READ_TIMEOUT);
     Ok((model, connect, read))
+}
+
+/// `model.max_response_bytes` and `model.max_response_seconds`: the bounds on one upstream
+/// answer (size, total time), defaults when unset.
+pub(super) fn resolve_response_limits(yaml: &YamlFile) -> Result<(u64, Duration), ConfigError> {
+    let fields = match &yaml.model {
+        Some(ModelSection::Full(fields)) => Some(fields),
+        _ => None,
+    };
+    let bytes = match fields.and_then(|f| f.max_response_bytes) {
+        None => DEFAULT_MAX_RESPONSE_BYTES,
+        Some(0) => return Err(invalid("model.max_response_bytes", "0", "at least 1")),
+        Some(n) => n,
+    };
+    let time = seconds(
+        "model.max_response_seconds",
+        fields.and_then(|f| f.max_response_seconds),
+    )?
+    .unwrap_or(DEFAULT_MAX_RESPONSE_TIME);
+    Ok((bytes, time))
 }
 
 pub(super) fn resolve_approvals(yaml: &YamlFile) -> Result<ApprovalsConfig, ConfigError> {

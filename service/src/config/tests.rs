@@ -380,3 +380,22 @@ fn bad_approval_mode_is_refused() {
     let err = load_in(home.path(), &[("API_SERVER_KEY", KEY)]).unwrap_err();
     assert!(err.to_string().contains("approvals.mode"), "{err}");
 }
+
+#[test]
+fn upstream_response_limits_default_and_parse() {
+    let home = home_with(None, None);
+    let cfg = load_in(home.path(), &[("API_SERVER_KEY", KEY)]).unwrap();
+    assert_eq!(cfg.upstream_max_response_bytes, 16 * 1024 * 1024);
+    assert_eq!(cfg.upstream_max_response_time, Duration::from_secs(1800));
+    let yaml = "model:\n  default: m\n  max_response_bytes: 65536\n  max_response_seconds: 2.5\n";
+    let home = home_with(None, Some(yaml));
+    let cfg = load_in(home.path(), &[("API_SERVER_KEY", KEY)]).unwrap();
+    assert_eq!(cfg.upstream_max_response_bytes, 65_536);
+    assert_eq!(cfg.upstream_max_response_time, Duration::from_millis(2500));
+    let home = home_with(None, Some("model:\n  max_response_bytes: 0\n"));
+    let error = load_in(home.path(), &[("API_SERVER_KEY", KEY)]).unwrap_err();
+    assert!(
+        error.to_string().contains("model.max_response_bytes"),
+        "{error}"
+    );
+}

@@ -49,6 +49,10 @@ pub struct ModelFields {
     pub connect_timeout: Option<f64>,
     /// Seconds (may be fractional).
     pub read_timeout: Option<f64>,
+    /// Most bytes one upstream answer may take (streamed or not) before it is cut off.
+    pub max_response_bytes: Option<u64>,
+    /// Most seconds one upstream answer may take in total, however steadily it streams.
+    pub max_response_seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

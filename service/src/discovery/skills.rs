@@ -50,7 +50,9 @@ pub fn scan(skills_dir: &Path) -> Vec<SkillInfo> {
     found
 }
 
-fn subdirs(dir: &Path) -> Vec<PathBuf> {
+/// The visible (not dot-named) subdirectories of `dir`, sorted; none if it cannot be read.
+/// Shared with the system-prompt cache so it watches exactly the folders the index reads.
+pub(crate) fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };

@@ -2,8 +2,10 @@
 //! the core's Prometheus metrics (`GetMetrics`, served by the facade at `GET /metrics`).
 //!
 //! Readiness checks are real and bounded: a database round trip (at most
-//! [`DATABASE_CHECK_TIMEOUT`]), the last upstream call's outcome, free space on the home volume,
-//! and whether an upstream is configured. Details never carry keys, paths or raw errors.
+//! [`DATABASE_CHECK_TIMEOUT`]; on PostgreSQL also failing while this replica's liveness lock or
+//! notification listener is being re-established), the last upstream call's outcome, free space
+//! on the home volume, and whether an upstream is configured. Details never carry keys, paths or
+//! raw errors.
 
 use std::collections::HashMap;
 
@@ -71,7 +73,11 @@ impl Discovery {
 
     async fn database_check(&self) -> HealthCheck {
         match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, self.state.store.ping()).await {
-            Ok(Ok(elapsed)) => ok_check(Some(format!("round trip {} ms", elapsed.as_millis()))),
+            Ok(Ok(elapsed)) => match self.state.runs.replica_problem() {
+                // Reachable, but this replica is not (yet again) coordinated with the others.
+                Some(problem) => failed_check(problem),
+                None => ok_check(Some(format!("round trip {} ms", elapsed.as_millis()))),
+            },
             Ok(Err(error)) => {
                 tracing::warn!(%error, "database health check failed");
                 failed_check("database unreachable")

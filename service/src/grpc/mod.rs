@@ -10,6 +10,7 @@ pub mod responses;
 pub mod runs;
 pub mod sessions;
 pub mod streaming;
+pub mod validate;
 
 use caduceus_proto::v1::chat_service_server::ChatServiceServer;
 use caduceus_proto::v1::discovery_service_server::DiscoveryServiceServer;

@@ -12,7 +12,7 @@ mod scheduler;
 mod tests;
 
 pub use schedule::Schedule;
-pub use scheduler::{TICK, spawn_scheduler, tick};
+pub use scheduler::{ORPHAN_CHECK_EVERY, TICK, refire_orphans, spawn_scheduler, tick};
 
 use crate::error::Error;
 use crate::llm::Message;

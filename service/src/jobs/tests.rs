@@ -1,7 +1,8 @@
 //! Jobs core and `jobs` table tests on SQLite and (with `DATABASE_URL`) PostgreSQL: validation
 //! of every field, create/update/pause/resume/delete, and the firing claim that lets only one
-//! of several concurrent schedulers fire a due time. Firing real runs is covered end to end in
-//! `tests/e2e/jobs.rs`.
+//! of several concurrent schedulers fire a due time, and finding/taking over a firing whose
+//! claimer died before creating its run. Firing real runs is covered end to end in
+//! `tests/e2e/jobs.rs` and `tests/e2e/replicas/`.
 
 use crate::runs::tests::both_backends;
 
@@ -11,12 +12,24 @@ both_backends!(crate::jobs::tests::cases;
     update_pause_and_resume,
     a_due_firing_is_claimed_once_among_concurrent_schedulers,
     record_job_run_takes_the_run_state,
+    a_firing_orphaned_before_its_run_exists_is_found_and_taken_over_once,
 );
 
 pub(crate) mod cases {
     use crate::error::Error;
     use crate::jobs::{JobChanges, JobSpec, create, delete, get, list, pause, resume, update};
-    use crate::store::{RunEnding, Store, now};
+    use crate::store::{JobFiring, RunEnding, Store, now};
+
+    fn firing<'a>(due: f64, run_id: &'a str, owner: &'a str) -> JobFiring<'a> {
+        JobFiring {
+            due,
+            next: Some(due + 3600.0),
+            state: "scheduled",
+            at: now(),
+            run_id,
+            owner,
+        }
+    }
 
     fn spec(schedule: &str) -> JobSpec {
         JobSpec {
@@ -223,7 +236,7 @@ pub(crate) mod cases {
             let id = job.id.clone();
             tokio::spawn(async move {
                 store
-                    .claim_job_firing(&id, due, Some(due + 3600.0), "scheduled", now())
+                    .claim_job_firing(&id, &firing(due, "run_c", "me"))
                     .await
                     .unwrap()
             })
@@ -237,6 +250,7 @@ pub(crate) mod cases {
         assert_eq!(after.repeat_completed, 1);
         assert_eq!(after.next_run_at, Some(due + 3600.0));
         assert_eq!(after.last_status.as_deref(), Some("running"));
+        assert_eq!(after.last_run_id.as_deref(), Some("run_c"));
         assert!(store.due_jobs(due + 1.0, 10).await.unwrap().is_empty());
         assert_eq!(store.due_jobs(due + 3600.0, 10).await.unwrap().len(), 1);
     }
@@ -274,5 +288,50 @@ pub(crate) mod cases {
             (busy.last_status.as_deref(), busy.last_run_id),
             (Some("failed"), None)
         );
+    }
+
+    pub async fn a_firing_orphaned_before_its_run_exists_is_found_and_taken_over_once(
+        store: Store,
+    ) {
+        let job = create(&store, spec("every 1h")).await.unwrap();
+        let due = job.next_run_at.unwrap();
+        assert!(
+            store
+                .claim_job_firing(&job.id, &firing(due, "run_o", "dead"))
+                .await
+                .unwrap()
+        );
+        // The claimer died before creating run_o: the firing is an orphan, taken over once.
+        let orphans = store.orphaned_job_firings().await.unwrap();
+        assert_eq!(orphans, [(job.id.clone(), "run_o".into(), "dead".into())]);
+        let takers = ["a", "b", "c"].map(|me| {
+            let store = store.clone();
+            let id = job.id.clone();
+            tokio::spawn(async move {
+                store
+                    .take_over_job_firing(&id, "run_o", "dead", me)
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut won = 0;
+        for taker in takers {
+            won += usize::from(taker.await.unwrap());
+        }
+        assert_eq!(won, 1);
+        // Once the run exists (or the firing failed) it is no orphan any more.
+        store.create_run("run_o", None, "m", "a").await.unwrap();
+        assert!(store.orphaned_job_firings().await.unwrap().is_empty());
+        let again = create(&store, spec("every 1h")).await.unwrap();
+        let due = again.next_run_at.unwrap();
+        store
+            .claim_job_firing(&again.id, &firing(due, "run_p", "dead"))
+            .await
+            .unwrap();
+        store
+            .record_job_failure(&again.id, now(), "busy")
+            .await
+            .unwrap();
+        assert!(store.orphaned_job_firings().await.unwrap().is_empty());
     }
 }

@@ -23,7 +23,7 @@ use super::decode::completion_events;
 use super::error::{UpstreamError, truncate};
 use super::retry::{RetryPolicy, retry_after};
 use super::route::{Route, Routes, Target};
-use super::sse::{self as sse, UpstreamStream};
+use super::sse::{self as sse, BodyLimits, UpstreamStream};
 use super::wire::{ChatRequest, StreamOptions};
 use crate::config::Config;
 use crate::error::Error;
@@ -42,6 +42,7 @@ pub struct UpstreamClient {
     http: reqwest::Client,
     routes: Arc<Routes>,
     read_timeout: Duration,
+    limits: BodyLimits,
     policy: RetryPolicy,
     header_hook: Option<HeaderHook>,
 }
@@ -85,6 +86,11 @@ impl UpstreamClient {
             http,
             routes: Arc::new(Routes::from_config(config)),
             read_timeout: config.upstream_read_timeout,
+            limits: BodyLimits {
+                read_timeout: config.upstream_read_timeout,
+                max_bytes: config.upstream_max_response_bytes,
+                max_time: config.upstream_max_response_time,
+            },
             policy: RetryPolicy::default(),
             header_hook: None,
         })
@@ -193,9 +199,13 @@ impl UpstreamClient {
     async fn open_route(
         &self,
         route: &Route,
-        request: ChatRequest,
+        mut request: ChatRequest,
         span: tracing::Span,
     ) -> Result<UpstreamStream, UpstreamError> {
+        request.stream = true;
+        request.stream_options = Some(StreamOptions {
+            include_usage: true,
+        });
         let mut last = None;
         for (i, target) in route.targets.iter().enumerate() {
             if let Some(error) = &last {
@@ -207,7 +217,7 @@ impl UpstreamClient {
                     "upstream failed before any output; trying the next fallback provider"
                 );
             }
-            let body = body_for(target, &request)?;
+            let body = body_for(target, &mut request)?;
             match self.open(target, body).await {
                 Ok(response) => {
                     span.record("gen_ai.response.model", target.model.as_str());
@@ -341,10 +351,7 @@ impl UpstreamClient {
             .unwrap_or("")
             .to_ascii_lowercase();
         let inner = if content_type.contains("json") {
-            let body = tokio::time::timeout(self.read_timeout, response.bytes())
-                .await
-                .map_err(|_| UpstreamError::Timeout)?
-                .map_err(|e| UpstreamError::Protocol(format!("reading the answer failed: {e}")))?;
+            let body = sse::whole_body(response, self.limits, Arc::clone(&first_byte)).await?;
             first_byte.store(true, Ordering::Release);
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 UpstreamError::Protocol(format!("the answer is not valid JSON ({e})"))
@@ -352,7 +359,7 @@ impl UpstreamClient {
             let events = completion_events(&value)?;
             stream::iter(events.into_iter().map(Ok)).boxed()
         } else {
-            sse::events(response, self.read_timeout, Arc::clone(&first_byte))
+            sse::events(response, self.limits, Arc::clone(&first_byte))
         };
         Ok(UpstreamStream::new(
             inner,
@@ -364,15 +371,11 @@ impl UpstreamClient {
     }
 }
 
-/// The request for one target: its model, always streaming with usage.
-fn body_for(target: &Target, request: &ChatRequest) -> Result<Bytes, UpstreamError> {
-    let mut request = request.clone();
+/// The body for one target: the request (already set to stream with usage) with its model,
+/// encoded in place rather than cloned per target.
+fn body_for(target: &Target, request: &mut ChatRequest) -> Result<Bytes, UpstreamError> {
     request.model.clone_from(&target.model);
-    request.stream = true;
-    request.stream_options = Some(StreamOptions {
-        include_usage: true,
-    });
-    serde_json::to_vec(&request)
+    serde_json::to_vec(request)
         .map(Bytes::from)
         .map_err(|e| UpstreamError::Protocol(format!("cannot encode the request: {e}")))
 }

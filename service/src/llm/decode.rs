@@ -54,6 +54,8 @@ pub struct ChunkDecoder {
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
+    /// At least one JSON chunk arrived: a stream that is only `[DONE]` carried no answer.
+    seen_chunk: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +155,7 @@ impl ChunkDecoder {
         }
         let chunk = Chunk::deserialize(value)
             .map_err(|e| UpstreamError::Protocol(format!("unexpected stream chunk shape ({e})")))?;
+        self.seen_chunk = true;
         if let Some(error) = chunk.error.filter(|e| !e.is_null()) {
             return Err(reported(&error));
         }
@@ -198,6 +201,11 @@ impl ChunkDecoder {
 
     fn finish(&mut self) -> Result<Vec<UpstreamEvent>, UpstreamError> {
         self.done = true;
+        if !self.seen_chunk {
+            return Err(UpstreamError::Protocol(
+                "the stream ended without any answer chunk".to_owned(),
+            ));
+        }
         if self.slots.iter().any(|s| !s.started) {
             return Err(UpstreamError::Protocol(
                 "a tool call arrived without a function name".to_owned(),

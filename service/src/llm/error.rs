@@ -83,7 +83,9 @@ impl From<UpstreamError> for Error {
             }
             UpstreamError::Timeout => Error::Timeout {
                 code: "upstream_timeout",
-                message: "the upstream model did not answer within the read timeout".to_owned(),
+                message: "the upstream model did not answer in time (model.read_timeout between \
+                          bytes, model.max_response_seconds in total)"
+                    .to_owned(),
             },
             UpstreamError::Rejected { status, message } => Error::BadGateway {
                 code: "upstream_rejected",

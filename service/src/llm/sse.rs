@@ -1,5 +1,6 @@
 //! Reading one upstream answer off the wire: the response body as SSE (`eventsource-stream`),
-//! each wait for bytes bounded by the read timeout, payloads decoded by [`ChunkDecoder`] into
+//! each wait for bytes bounded by the read timeout, the whole answer by [`BodyLimits`] (size and
+//! total time), payloads decoded by [`ChunkDecoder`] into
 //! [`UpstreamEvent`]s, exposed as [`UpstreamStream`]. Deciding whom to call and retrying lives in
 //! `client.rs`; the chunk grammar lives in `decode.rs`.
 
@@ -114,38 +115,93 @@ impl Stream for UpstreamStream {
     }
 }
 
+/// The bounds on reading one upstream answer: the idle wait for the next bytes, the whole
+/// answer's size and its total duration. Without them a stalled, endless or enormous answer
+/// would hold a turn (and its memory) forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyLimits {
+    /// Longest wait for the next bytes (`model.read_timeout`).
+    pub read_timeout: Duration,
+    /// Most body bytes of one answer (`model.max_response_bytes`).
+    pub max_bytes: u64,
+    /// Longest time reading one answer's body (`model.max_response_seconds`).
+    pub max_time: Duration,
+}
+
 /// Why reading body bytes stopped early.
 #[derive(Debug)]
 enum ReadError {
     Timeout,
+    TooLarge(u64),
     Transport(String),
 }
 
-/// The events of a streaming response body.
-pub(crate) fn events(
+/// Body bytes of one answer, each wait bounded by the idle timeout and the overall deadline,
+/// the total bounded by the size limit; the first failure ends the stream.
+fn limited_body(
     response: reqwest::Response,
-    read_timeout: Duration,
+    limits: BodyLimits,
     first_byte: Arc<AtomicBool>,
-) -> BoxStream<'static, Result<UpstreamEvent, UpstreamError>> {
+) -> impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static {
+    let deadline = tokio::time::Instant::now() + limits.max_time;
     let body = Box::pin(response.bytes_stream());
-    let timed = stream::unfold(Some(body), move |body| {
+    stream::unfold(Some((body, 0u64)), move |state| {
         let first_byte = Arc::clone(&first_byte);
         async move {
-            let mut body = body?;
-            match tokio::time::timeout(read_timeout, body.next()).await {
+            let (mut body, seen) = state?;
+            let wait = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(limits.read_timeout);
+            match tokio::time::timeout(wait, body.next()).await {
                 Err(_) => Some((Err(ReadError::Timeout), None)),
                 Ok(None) => None,
                 Ok(Some(Ok(bytes))) => {
                     if !bytes.is_empty() {
                         first_byte.store(true, Ordering::Release);
                     }
-                    Some((Ok::<Bytes, ReadError>(bytes), Some(body)))
+                    let seen = seen.saturating_add(bytes.len() as u64);
+                    if seen > limits.max_bytes {
+                        return Some((Err(ReadError::TooLarge(limits.max_bytes)), None));
+                    }
+                    Some((Ok(bytes), Some((body, seen))))
                 }
                 Ok(Some(Err(error))) => Some((Err(ReadError::Transport(body_error(&error))), None)),
             }
         }
-    });
-    decode(timed.eventsource()).boxed()
+    })
+}
+
+/// The events of a streaming response body.
+pub(crate) fn events(
+    response: reqwest::Response,
+    limits: BodyLimits,
+    first_byte: Arc<AtomicBool>,
+) -> BoxStream<'static, Result<UpstreamEvent, UpstreamError>> {
+    decode(limited_body(response, limits, first_byte).eventsource()).boxed()
+}
+
+/// The whole body of a non-streamed (JSON) answer, within the same limits as a stream.
+pub(crate) async fn whole_body(
+    response: reqwest::Response,
+    limits: BodyLimits,
+    first_byte: Arc<AtomicBool>,
+) -> Result<Vec<u8>, UpstreamError> {
+    let mut body = Box::pin(limited_body(response, limits, first_byte));
+    let mut all = Vec::new();
+    while let Some(bytes) = body.next().await {
+        all.extend_from_slice(&bytes.map_err(|e| read_error(EventStreamError::Transport(e)))?);
+    }
+    Ok(all)
+}
+
+/// The events of an in-memory answer body arriving in `pieces`: the same SSE parsing and
+/// decoding as a live response, without HTTP or timers, so the fuzz targets (tests/fuzz) can
+/// drive the real path with arbitrary bytes split at arbitrary points. Not for production use.
+#[doc(hidden)]
+pub fn decode_pieces(
+    pieces: Vec<Bytes>,
+) -> impl Stream<Item = Result<UpstreamEvent, UpstreamError>> + Send + 'static {
+    decode(stream::iter(pieces.into_iter().map(Ok::<Bytes, ReadError>)).eventsource())
 }
 
 /// SSE events → upstream events, ending after `Finished` or the first error.
@@ -197,6 +253,9 @@ where
 fn read_error(error: EventStreamError<ReadError>) -> UpstreamError {
     match error {
         EventStreamError::Transport(ReadError::Timeout) => UpstreamError::Timeout,
+        EventStreamError::Transport(ReadError::TooLarge(limit)) => UpstreamError::Protocol(
+            format!("the answer exceeded {limit} bytes (model.max_response_bytes)"),
+        ),
         EventStreamError::Transport(ReadError::Transport(detail)) => {
             UpstreamError::Protocol(format!("the connection broke mid-stream ({detail})"))
         }

@@ -140,6 +140,15 @@ fn arguments_before_the_name_are_held_back() {
 }
 
 #[test]
+fn a_stream_of_only_done_is_a_protocol_error() {
+    let mut decoder = ChunkDecoder::new();
+    assert!(matches!(
+        decoder.data("[DONE]"),
+        Err(UpstreamError::Protocol(_))
+    ));
+}
+
+#[test]
 fn a_call_that_never_gets_a_name_is_a_protocol_error() {
     let mut decoder = ChunkDecoder::new();
     decoder.chunk(&call(0, Some("c"), None, "{}")).unwrap();

@@ -7,6 +7,8 @@ use std::ops::AddAssign;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::tool_list::ToolList;
+
 /// Who wrote a message. `developer` is the newer OpenAI name for a system message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -246,8 +248,9 @@ pub struct ChatRequest {
     #[serde(default)]
     pub model: String,
     pub messages: Vec<Message>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<ToolDefinition>,
+    /// The server's shared definitions, then the request's own.
+    #[serde(default, skip_serializing_if = "ToolList::is_empty")]
+    pub tools: ToolList,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,10 @@
 //! followers), its cancellation token (with whether a cancel was *requested*, which makes the
 //! result `cancelled` rather than `incomplete`) and a "finished" signal; per session a lock so one
 //! session runs one response turn at a time (a turn's stored rows are read back as its output).
-//! Everything durable lives in the store; this only spans the life of the runner tasks.
+//! Everything durable lives in the store; this only spans the life of the runner tasks. A cancel
+//! posted on another replica reaches the runner here through a PostgreSQL notice
+//! (`crate::notify::RESPONSE_CANCEL_CHANNEL`, delivered by the run manager's listener to
+//! `Responses::cancel_here`), which calls [`Live::request_cancel`] like a local cancel.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -177,8 +177,9 @@ impl Responses {
             }
             return Ok(now.object);
         }
-        // Running elsewhere (another replica) or orphaned by a restart: mark it cancelled; the
-        // store never lets a later save overwrite that.
+        // Running elsewhere (another replica) or orphaned by a restart: mark it cancelled (the
+        // store never lets a later save overwrite that), then tell every replica, so the one
+        // running it stops the turn (see `hub.rs`).
         let mut object = stored.object;
         object.status = "cancelled".into();
         if self
@@ -187,9 +188,29 @@ impl Responses {
             .cancel_live_response(id, &prost::Message::encode_to_vec(&object))
             .await?
         {
+            if let Err(error) = self
+                .inner
+                .store
+                .notify(crate::notify::RESPONSE_CANCEL_CHANNEL, id)
+                .await
+            {
+                tracing::warn!(%error, response = %id, "could not tell other replicas to stop a cancelled response");
+            }
             Ok(object)
         } else {
             Box::pin(self.cancel(id)).await
+        }
+    }
+
+    /// Stops the background response `id` if its turn runs in this process (a cancel posted
+    /// on another replica, relayed by `crate::notify`); whether it did. It ends `cancelled`.
+    pub fn cancel_here(&self, id: &str) -> bool {
+        match self.inner.hub.get(id) {
+            Some(live) => {
+                live.request_cancel();
+                true
+            }
+            None => false,
         }
     }
 

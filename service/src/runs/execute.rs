@@ -13,6 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use super::events::{EventPayload, RunUsage};
 use super::gate::RunGate;
 use super::log::LiveRun;
+use super::wakeups::Wakeups as _;
 use super::{Inner, Prepared};
 use crate::agent::{TurnEvent, TurnOutcome};
 use crate::error::Error;
@@ -128,13 +129,15 @@ async fn relay(
     }
 }
 
-/// Cancels the run when a stop request shows up in the database; never returns.
+/// Cancels the run when a stop request shows up in the database, or the run was ended by
+/// someone else (another replica interrupted it while our liveness lock was lost: see
+/// `lease.rs`); never returns.
 async fn watch_stop(inner: &Inner, live: &LiveRun, run_id: &str) -> std::convert::Infallible {
     loop {
         let mut waiter = inner.wakeups.waiter(run_id);
         if !live.cancel.is_cancelled()
             && let Ok(Some(run)) = inner.store.get_run(run_id).await
-            && run.stop_requested
+            && (run.stop_requested || run.is_finished())
         {
             live.cancel.cancel();
         }

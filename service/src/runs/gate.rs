@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::Inner;
 use super::events::EventPayload;
 use super::log::LiveRun;
+use super::wakeups::Wakeups as _;
 use crate::approvals::{ApprovalDecision, ApprovalGate, ApprovalRequest};
 use crate::error::Error;
 use crate::store::ApprovalRecord;
@@ -186,8 +187,8 @@ impl RunGate {
         Ok(decision)
     }
 
-    /// Waits until approval `id` is resolved; resolves it as a denial itself on timeout or stop.
-    /// Returns `(choice, resolved_by)`.
+    /// Waits until approval `id` is resolved; resolves it as a denial itself on timeout. A stop
+    /// answers `Error::Cancelled` (the run's task then denies it). Returns `(choice, resolved_by)`.
     async fn wait_for_answer(&self, id: &str) -> Result<(String, String), Error> {
         let deadline = Instant::now() + self.inner.config.approvals.timeout;
         loop {
@@ -202,11 +203,10 @@ impl RunGate {
                 return Ok((choice, record.resolved_by.unwrap_or_default()));
             }
             if self.live.cancel.is_cancelled() {
-                self.inner
-                    .store
-                    .resolve_approval(id, "deny", "stopped")
-                    .await?;
-                continue;
+                // The run is stopping: its task resolves pending approvals as denials and records
+                // them (`execute.rs`, `deny_pending`) after the turn ends, however this future
+                // ends — resolving here could be dropped between the write and its event.
+                return Err(Error::Cancelled);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -235,6 +235,7 @@ impl ApprovalGate for RunGate {
         }
         match self.ask(request).await {
             Ok(decision) => decision,
+            Err(Error::Cancelled) => ApprovalDecision::Deny,
             Err(error) => {
                 tracing::warn!(run_id = %self.run_id, %error, "approval failed; denying the command");
                 ApprovalDecision::Deny

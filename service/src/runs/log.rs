@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Inner;
 use super::events::{EventPayload, RunEvent};
+use super::wakeups::Wakeups as _;
 use crate::error::Error;
 use crate::store::RunEnding;
 
@@ -64,6 +65,14 @@ impl Inner {
         };
         let rows: Vec<(String, String)> = payloads.iter().map(EventPayload::to_row).collect();
         let Some(stored) = self.store.append_run_events(run_id, &rows, status).await? else {
+            // The run ended without us (another replica interrupted it while our liveness lock
+            // was lost, see `lease.rs`): stop executing it rather than keep working unseen.
+            if let Some(live) = &live
+                && !live.cancel.is_cancelled()
+            {
+                tracing::warn!(%run_id, "a run executing here already ended elsewhere; stopping it");
+                live.cancel.cancel();
+            }
             return Ok(Vec::new());
         };
         let events = stored

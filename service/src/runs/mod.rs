@@ -3,16 +3,19 @@
 //! stopped, and survives restarts as `interrupted`. [`RunManager`] is the one entry point (create,
 //! status, events, approvals, stop, start-up recovery, drain); the pieces are `execute.rs` (the
 //! run task), `log.rs` (persist-then-publish), `subscribe.rs` (replay + live), `gate.rs`
-//! (approvals), `prepare.rs` (history and session), `wakeups.rs` (waking waiters) and
-//! `recovery.rs` (restart and shutdown). Nothing here knows about gRPC; the wire lives in
+//! (approvals), `prepare.rs` (history and session), `wakeups.rs` (waking waiters),
+//! `recovery.rs` (restart and shutdown), `lease.rs` (the PostgreSQL liveness lock) and
+//! `replica.rs` (cross-replica notices and health). Nothing here knows about gRPC; the wire lives in
 //! `crate::grpc::runs`.
 
 mod events;
 mod execute;
 mod gate;
+mod lease;
 mod log;
 mod prepare;
 mod recovery;
+mod replica;
 mod subscribe;
 mod wakeups;
 
@@ -20,11 +23,12 @@ mod wakeups;
 pub(crate) mod tests;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use events::{EventPayload, RunEvent, RunUsage};
@@ -37,6 +41,7 @@ use crate::agent::{Agent, TurnRequest};
 use crate::config::Config;
 use crate::error::Error;
 use crate::llm::Message;
+use crate::notify::ListenerHealth;
 use crate::responses::Responses;
 use crate::state::Gauges;
 use crate::store::{ApprovalRecord, RunRecord, Store};
@@ -94,13 +99,19 @@ pub(crate) struct Inner {
     responses: Responses,
     config: Arc<Config>,
     gauges: Arc<Gauges>,
-    wakeups: Arc<dyn Wakeups>,
+    wakeups: Arc<LocalWakeups>,
     /// This process's id, written as the owner of its runs.
     instance: String,
     /// Runs executing in this process.
     live: Mutex<HashMap<String, Arc<LiveRun>>>,
-    /// PostgreSQL liveness lock (see `recovery.rs`).
+    /// PostgreSQL liveness lock (see `lease.rs`).
     lease: Mutex<Option<AnyConnection>>,
+    /// Whether the liveness lock is held (always on SQLite once started).
+    lease_ok: AtomicBool,
+    /// The `LISTEN/NOTIFY` listener (PostgreSQL), once started.
+    listener: OnceLock<Arc<ListenerHealth>>,
+    /// Period of the orphaned-run sweep.
+    sweep_every: watch::Sender<Duration>,
     /// Fired on drain or crash simulation: background loops stop.
     background: CancellationToken,
 }
@@ -121,6 +132,14 @@ impl Inner {
                 .set_active_runs(i64::try_from(live.len()).unwrap_or(i64::MAX));
         }
     }
+}
+
+/// How long start-up waits for the notification listener's first connection.
+const LISTENER_START: Duration = Duration::from_secs(5);
+
+/// A fresh run id: `run_` + 32 hex.
+pub fn new_run_id() -> String {
+    format!("run_{}", uuid::Uuid::new_v4().simple())
 }
 
 fn run_not_found(run_id: &str) -> Error {
@@ -160,17 +179,33 @@ impl RunManager {
                 instance: uuid::Uuid::new_v4().simple().to_string(),
                 live: Mutex::new(HashMap::new()),
                 lease: Mutex::new(None),
+                lease_ok: AtomicBool::new(false),
+                listener: OnceLock::new(),
+                sweep_every: watch::channel(recovery::SWEEP_EVERY).0,
                 background: CancellationToken::new(),
             }),
         }
     }
 
     /// Start-up: takes this process's liveness lease, marks runs orphaned by a stopped server
-    /// `interrupted`, and starts the periodic sweep for runs of crashed replicas.
+    /// `interrupted`, and starts the periodic sweep for runs of crashed replicas; on PostgreSQL
+    /// also the lease watcher and the cross-replica notification listener (waiting briefly for
+    /// its first connection, so notices are prompt from the first request).
     pub async fn start(&self) -> Result<(), Error> {
         self.inner.acquire_lease().await?;
         self.inner.recover_orphans().await?;
         tokio::spawn(recovery::sweep(self.inner.clone()));
+        if self.inner.store.backend() == crate::store::Backend::Postgres {
+            tokio::spawn(lease::watch(self.inner.clone()));
+            self.inner.start_listener();
+            if let Some(listener) = self.inner.listener.get()
+                && !listener.wait_connected(LISTENER_START).await
+            {
+                tracing::warn!(
+                    "notification listener not connected yet; other replicas' changes are polled meanwhile"
+                );
+            }
+        }
         Ok(())
     }
 
@@ -203,7 +238,17 @@ impl RunManager {
         spec: RunSpec,
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<RunRecord, Error> {
-        let run_id = format!("run_{}", uuid::Uuid::new_v4().simple());
+        self.create_with_id(new_run_id(), spec, permit).await
+    }
+
+    /// [`RunManager::create`] with an id chosen beforehand (a job firing records it first, so a
+    /// firing whose process dies before the run exists can be re-fired as the same run).
+    pub async fn create_with_id(
+        &self,
+        run_id: String,
+        spec: RunSpec,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<RunRecord, Error> {
         let (prepared, model) = self.prepare(&run_id, spec).await?;
         let record = self
             .inner

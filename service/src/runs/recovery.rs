@@ -1,9 +1,8 @@
 //! Runs that outlive their process: restart recovery and shutdown.
 //!
 //! Every process has an instance id written as the `owner` of the runs it executes. On
-//! PostgreSQL it also holds a session-level advisory lock derived from that id on a dedicated
-//! connection for its whole life, so any replica can tell a dead owner (lock free) from a live
-//! one (lock held) at once; SQLite is single-process, so there every unfinished run of another
+//! PostgreSQL it also holds a liveness lock (`lease.rs`), so any replica can tell a dead owner
+//! from a live one at once; SQLite is single-process, so there every unfinished run of another
 //! instance is orphaned. At start-up, and then periodically, orphaned runs become `interrupted`
 //! with a final `run.failed` event. On graceful shutdown the runs still executing after the
 //! grace period are marked `interrupted` the same way, then cancelled.
@@ -12,13 +11,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
-
 use super::Inner;
 use super::events::EventPayload;
 use crate::error::Error;
-use crate::store::{Backend, RunEnding};
+use crate::store::RunEnding;
 
 /// The error of runs found orphaned at start-up.
 pub const RESTARTED: &str =
@@ -26,70 +22,11 @@ pub const RESTARTED: &str =
 /// The error of runs still executing when the server shut down.
 pub const SHUT_DOWN: &str =
     "The server shut down before this run finished; the run was interrupted";
-/// How often orphaned runs of crashed replicas are looked for.
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
-
-/// The advisory-lock key of an instance id.
-fn lock_key(instance: &str) -> i64 {
-    let digest = Sha256::digest(instance.as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
+/// How often orphaned runs of crashed replicas are looked for, unless set otherwise
+/// ([`super::RunManager::set_sweep_interval`]).
+pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 impl Inner {
-    /// Takes this instance's liveness lock (PostgreSQL; a no-op on SQLite).
-    pub(super) async fn acquire_lease(&self) -> Result<(), Error> {
-        if self.store.backend() != Backend::Postgres {
-            return Ok(());
-        }
-        let mut conn: AnyConnection = self.store.pool().acquire().await.map_err(store)?.detach();
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(lock_key(&self.instance))
-            .execute(&mut conn)
-            .await
-            .map_err(store)?;
-        if let Ok(mut lease) = self.lease.lock() {
-            *lease = Some(conn);
-        }
-        Ok(())
-    }
-
-    /// Drops the liveness lock (its connection closes), as a crashed process would.
-    pub(super) fn release_lease(&self) {
-        if let Ok(mut lease) = self.lease.lock() {
-            lease.take();
-        }
-    }
-
-    /// Whether the process `owner` is still alive.
-    async fn owner_alive(&self, owner: &str) -> Result<bool, Error> {
-        if owner == self.instance {
-            return Ok(true);
-        }
-        if self.store.backend() != Backend::Postgres {
-            return Ok(false);
-        }
-        let key = lock_key(owner);
-        let mut conn = self.store.pool().acquire().await.map_err(store)?;
-        let row = sqlx::query(
-            "SELECT CAST(CASE WHEN pg_try_advisory_lock($1) THEN 1 ELSE 0 END AS BIGINT)",
-        )
-        .bind(key)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(store)?;
-        let got: i64 = row.try_get(0).map_err(store)?;
-        if got == 1 {
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(key)
-                .execute(&mut *conn)
-                .await
-                .map_err(store)?;
-        }
-        Ok(got == 0)
-    }
-
     /// Marks every unfinished run whose owner is gone as `interrupted`; returns how many.
     pub(super) async fn recover_orphans(&self) -> Result<usize, Error> {
         let mut alive: HashMap<String, bool> = HashMap::new();
@@ -168,28 +105,17 @@ impl Inner {
 
 /// Sweeps for orphaned runs of crashed replicas until the manager stops.
 pub(super) async fn sweep(inner: Arc<Inner>) {
+    let mut every = inner.sweep_every.subscribe();
     loop {
+        let period = *every.borrow_and_update();
         tokio::select! {
             () = inner.background.cancelled() => return,
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
+            // A new period applies at once.
+            Ok(()) = every.changed() => continue,
+            () = tokio::time::sleep(period) => {}
         }
         if let Err(error) = inner.recover_orphans().await {
             tracing::warn!(%error, "orphaned-run sweep failed");
         }
-    }
-}
-
-fn store(error: sqlx::Error) -> Error {
-    Error::from(crate::store::StoreError::from(error))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_keys_are_stable_and_distinct() {
-        assert_eq!(lock_key("a"), lock_key("a"));
-        assert_ne!(lock_key("a"), lock_key("b"));
     }
 }

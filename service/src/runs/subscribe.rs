@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 
 use super::Inner;
 use super::events::RunEvent;
+use super::wakeups::Wakeups as _;
 use crate::error::Error;
 
 /// Events read from the database per query.

@@ -30,6 +30,7 @@ both_backends!(crate::runs::tests::cases;
     approvals_resolve_once_and_drive_the_status,
     always_patterns_are_durable_and_idempotent,
     stop_requests_and_unfinished_runs,
+    committed_run_changes_notify_every_replica,
 );
 
 pub(crate) mod cases {
@@ -271,5 +272,67 @@ pub(crate) mod cases {
             .unwrap();
         assert!(!store.request_run_stop("run_e").await.unwrap());
         assert_eq!(store.unfinished_runs().await.unwrap().len(), 1);
+    }
+
+    /// On PostgreSQL, appending events, ending a run, answering an approval and requesting a
+    /// stop each NOTIFY the run's channel at commit (SQLite: nothing to listen to).
+    pub async fn committed_run_changes_notify_every_replica(store: Store) {
+        use crate::notify::{Notice, RUN_CHANNEL};
+        use crate::store::Backend;
+        if store.backend() != Backend::Postgres {
+            return;
+        }
+        let url = store.pool().connect_options().database_url.to_string();
+        let mut listener = sqlx::postgres::PgListener::connect(&url).await.unwrap();
+        listener.listen(RUN_CHANNEL).await.unwrap();
+        let mut next = async || {
+            let got = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+                .await
+                .expect("a notice within 5 s")
+                .unwrap();
+            Notice::parse(got.channel(), got.payload()).unwrap()
+        };
+        store.create_run("run_n", None, "m", "me").await.unwrap();
+        store
+            .append_run_events("run_n", &[row("run.started", 0)], Some("running"))
+            .await
+            .unwrap();
+        assert_eq!(next().await, Notice::Run("run_n".into()));
+        store
+            .insert_approval(&ApprovalRecord {
+                id: "apr_n".into(),
+                run_id: "run_n".into(),
+                command: "rm".into(),
+                description: "d".into(),
+                pattern_key: "p".into(),
+                requested_at: 1.0,
+                choice: None,
+                resolved_by: None,
+            })
+            .await
+            .unwrap();
+        assert!(
+            store
+                .resolve_approval("apr_n", "once", "human")
+                .await
+                .unwrap()
+        );
+        assert_eq!(next().await, Notice::Run("run_n".into()));
+        assert!(store.request_run_stop("run_n").await.unwrap());
+        assert_eq!(next().await, Notice::Run("run_n".into()));
+        let ending = RunEnding {
+            status: "cancelled".into(),
+            ..RunEnding::default()
+        };
+        store
+            .finish_run("run_n", &ending, &row("run.cancelled", 0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next().await, Notice::Run("run_n".into()));
+        // A refused write (the run ended) notifies nobody: the next notice is the explicit one.
+        assert!(!store.request_run_stop("run_n").await.unwrap());
+        store.notify(RUN_CHANNEL, "run_other").await.unwrap();
+        assert_eq!(next().await, Notice::Run("run_other".into()));
     }
 }

@@ -2,8 +2,10 @@
 //! stop requested, an event appended): [`Wakeups`] hands out armed [`Waiter`]s and is notified
 //! by writers. The waiting side always re-reads the database after waking, and a waiter also
 //! wakes after its poll interval, so a change made by another process is seen within that
-//! interval even with the in-process [`LocalWakeups`]; a cross-process implementation (e.g.
-//! PostgreSQL `LISTEN/NOTIFY`) only has to feed the same watch channels.
+//! interval even with the in-process [`LocalWakeups`]. On PostgreSQL the replica's
+//! `LISTEN/NOTIFY` listener (`crate::notify`, wired in `replica.rs`) feeds the same watch
+//! channels with the notices of every replica, and [`LocalWakeups::notify_all`] after it
+//! reconnects.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -72,6 +74,20 @@ impl LocalWakeups {
     }
 }
 
+impl LocalWakeups {
+    /// Wakes every waiter of every run (they re-read the database): used when notices from
+    /// other processes may have been missed, e.g. after the listener reconnected.
+    pub fn notify_all(&self) {
+        let Ok(mut channels) = self.channels.lock() else {
+            return;
+        };
+        channels.retain(|_, sender| sender.receiver_count() > 0);
+        for sender in channels.values() {
+            sender.send_replace(());
+        }
+    }
+}
+
 impl Wakeups for LocalWakeups {
     fn waiter(&self, run_id: &str) -> Waiter {
         let Ok(mut channels) = self.channels.lock() else {
@@ -128,6 +144,18 @@ mod tests {
         waiter.wait(Duration::from_secs(10)).await;
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(45) && waited < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn notify_all_wakes_every_waiter() {
+        let wakeups = LocalWakeups::new(Duration::from_secs(30));
+        let mut first = wakeups.waiter("run_1");
+        let mut second = wakeups.waiter("run_2");
+        wakeups.notify_all();
+        let started = Instant::now();
+        first.wait(Duration::from_secs(10)).await;
+        second.wait(Duration::from_secs(10)).await;
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -1,12 +1,14 @@
 //! The `run_approvals` and `approved_patterns` tables: one row per approval a run asked for
 //! (pending while `choice` is NULL, resolved at most once by a compare-and-set), and the pattern
-//! keys a human answered "always" for. Choice validation and what a choice means belong to
+//! keys a human answered "always" for. Resolving one notifies the run's channel (PostgreSQL), so
+//! the owning replica wakes at once. Choice validation and what a choice means belong to
 //! `crate::runs`.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, now};
+use crate::notify::RUN_CHANNEL;
 
 /// One approval of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,25 +76,33 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Resolves a pending approval; `false` if it was already resolved (by a human, a timeout
-    /// or a stop — whoever comes first wins).
+    /// Resolves a pending approval and tells every replica (the run's owner is waiting on it);
+    /// `false` if it was already resolved (by a human, a timeout or a stop — whoever comes first
+    /// wins).
     pub async fn resolve_approval(
         &self,
         id: &str,
         choice: &str,
         resolved_by: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
             "UPDATE run_approvals SET choice = $2, resolved_by = $3, resolved_at = $4 \
-             WHERE id = $1 AND choice IS NULL",
+             WHERE id = $1 AND choice IS NULL RETURNING run_id",
         )
         .bind(id)
         .bind(choice)
         .bind(resolved_by)
         .bind(now())
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let run_id: String = row.try_get(0)?;
+        self.notify_in(&mut tx, RUN_CHANNEL, &run_id).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Pre-approves `pattern_key` for every later run ("always"); idempotent.

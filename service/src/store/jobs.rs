@@ -1,6 +1,7 @@
 //! The `jobs` table: [`JobRecord`] and its queries — insert, read, list, save a client's
 //! changes, delete, the scheduler's due list and its compare-and-set claim of one firing (so
-//! several processes on one database fire a job once), and recording which run a firing started.
+//! several processes on one database fire a job once), recording which run a firing started, and
+//! finding firings whose claimer died before their run existed (so they are re-fired, not lost).
 //! Schedule grammar, validation and firing belong to `crate::jobs`.
 
 use sqlx::Row;
@@ -35,6 +36,28 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     pub last_run_id: Option<String>,
 }
+
+/// One claimed firing: the due time it claims, where the schedule moves on to, and the run it
+/// will start, recorded with the claim (`last_run_id`, `claimed_by`) so that a crash before the
+/// run exists leaves a visible orphan ([`Store::orphaned_job_firings`]) rather than nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobFiring<'a> {
+    /// The `next_run_at` the claim expects (compare-and-set).
+    pub due: f64,
+    /// The next due time, or `None` when this is the last firing.
+    pub next: Option<f64>,
+    /// The job's state after the claim: `scheduled` or `completed`.
+    pub state: &'a str,
+    /// Float Unix seconds of the claim.
+    pub at: f64,
+    /// The run this firing starts.
+    pub run_id: &'a str,
+    /// Instance id of the claiming process.
+    pub owner: &'a str,
+}
+
+/// A firing whose run was never created: `(job id, run id, claimer instance)`.
+pub type OrphanFiring = (String, String, String);
 
 macro_rules! select_jobs {
     () => {
@@ -144,29 +167,67 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Claims the firing due at `expected_next`: moves the job to `next_next` / `state`, counts
-    /// the firing and marks it `running`. Only one caller (in any process) gets `true` for one
-    /// `expected_next`; the others see the row already moved on.
+    /// Claims the firing due at `firing.due`: moves the job to `firing.next` / `firing.state`,
+    /// counts the firing, marks it `running` and records its run id and claimer. Only one caller
+    /// (in any process) gets `true` for one due time; the others see the row already moved on.
     pub async fn claim_job_firing(
         &self,
         id: &str,
-        expected_next: f64,
-        next_next: Option<f64>,
-        state: &str,
-        now: f64,
+        firing: &JobFiring<'_>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE jobs SET next_run_at = $3, state = $4, enabled = $5, \
              repeat_completed = repeat_completed + 1, last_run_at = $6, last_status = 'running', \
-             last_error = NULL, last_run_id = NULL \
+             last_error = NULL, last_run_id = $7, claimed_by = $8 \
              WHERE id = $1 AND state = 'scheduled' AND next_run_at = $2",
         )
         .bind(id)
-        .bind(expected_next)
-        .bind(next_next)
-        .bind(state)
-        .bind(i64::from(state == "scheduled"))
-        .bind(now)
+        .bind(firing.due)
+        .bind(firing.next)
+        .bind(firing.state)
+        .bind(i64::from(firing.state == "scheduled"))
+        .bind(firing.at)
+        .bind(firing.run_id)
+        .bind(firing.owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Claimed firings still `running` whose run does not exist: their claimer died between
+    /// claim and run creation (or is still creating it — the caller checks it is dead).
+    pub async fn orphaned_job_firings(&self) -> Result<Vec<OrphanFiring>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, last_run_id, claimed_by FROM jobs WHERE last_status = 'running' \
+             AND last_run_id IS NOT NULL AND claimed_by IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = jobs.last_run_id) \
+             ORDER BY last_run_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Takes over the orphaned firing `(id, run_id)` of the dead `from` for `to`; only one
+    /// caller gets `true`.
+    pub async fn take_over_job_firing(
+        &self,
+        id: &str,
+        run_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET claimed_by = $4 WHERE id = $1 AND last_run_id = $2 \
+             AND claimed_by = $3 AND last_status = 'running'",
+        )
+        .bind(id)
+        .bind(run_id)
+        .bind(from)
+        .bind(to)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)

@@ -1,10 +1,11 @@
 //! The `messages` table and the session counters that move with it: [`MessageRecord`] /
-//! [`NewMessage`], appending (one transaction with the counter bump), token usage, and paginated
-//! listing. Session rows themselves live in `sessions.rs`.
+//! [`NewMessage`], appending (one transaction with the counter bump), token usage, paginated
+//! listing, and a turn's two folded writes (input with get-or-create of the session; final answer
+//! with usage). Session rows themselves live in `sessions.rs`.
 
 use serde_json::Value;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, now};
 
@@ -77,49 +78,78 @@ impl Store {
     ) -> Result<MessageRecord, StoreError> {
         let ts = now();
         let mut tx = self.begin_write().await?;
-        let bumped = sqlx::query(
-            "UPDATE sessions SET message_count = message_count + 1, \
-             tool_call_count = tool_call_count + $2, last_active = $3 WHERE id = $1",
+        bump_session(&mut tx, session_id, 1, message.tool_call_len(), ts, (0, 0)).await?;
+        let id = insert_message(&mut tx, session_id, &message, ts).await?;
+        tx.commit().await?;
+        Ok(record(id, session_id, message, ts))
+    }
+
+    /// The first write of a turn, in one transaction: creates the session if it does not exist
+    /// yet (as [`Store::ensure_session`] would, with `origin`), appends the turn's input messages
+    /// in order and bumps the counters. Concurrent callers and replicas are safe: the session
+    /// row is an upsert.
+    pub async fn append_turn_input(
+        &self,
+        session_id: &str,
+        origin: SessionOrigin<'_>,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let ts = now();
+        let count = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+        let tool_calls: i64 = messages.iter().map(NewMessage::tool_call_len).sum();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, source, model, session_key, started_at, last_active, \
+             message_count, tool_call_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET \
+             message_count = sessions.message_count + excluded.message_count, \
+             tool_call_count = sessions.tool_call_count + excluded.tool_call_count, \
+             last_active = excluded.last_active",
         )
         .bind(session_id)
-        .bind(message.tool_call_len())
+        .bind(origin.source)
+        .bind(origin.model)
+        .bind(origin.session_key)
         .bind(ts)
+        .bind(ts)
+        .bind(count)
+        .bind(tool_calls)
         .execute(&mut *tx)
         .await?;
-        if bumped.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let mut ids = Vec::with_capacity(messages.len());
+        for message in &messages {
+            ids.push(insert_message(&mut tx, session_id, message, ts).await?);
         }
-        let tool_calls_json = message.tool_calls.as_ref().map(Value::to_string);
-        let row = sqlx::query(
-            "INSERT INTO messages (session_id, role, content, tool_call_id, tool_calls, \
-             tool_name, timestamp, token_count, finish_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(session_id)
-        .bind(&message.role)
-        .bind(&message.content)
-        .bind(&message.tool_call_id)
-        .bind(tool_calls_json)
-        .bind(&message.tool_name)
-        .bind(ts)
-        .bind(message.token_count)
-        .bind(&message.finish_reason)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = row.try_get(0)?;
         tx.commit().await?;
-        Ok(MessageRecord {
-            id,
-            session_id: session_id.to_owned(),
-            role: message.role,
-            content: message.content,
-            tool_call_id: message.tool_call_id,
-            tool_calls: message.tool_calls,
-            tool_name: message.tool_name,
-            timestamp: ts,
-            token_count: message.token_count,
-            finish_reason: message.finish_reason,
-        })
+        Ok(ids
+            .into_iter()
+            .zip(messages)
+            .map(|(id, message)| record(id, session_id, message, ts))
+            .collect())
+    }
+
+    /// The last write of a turn, in one transaction: its final message (if any) and the token
+    /// usage of the whole turn, so a stored answer always comes with its usage. Unknown session
+    /// → `NotFound`.
+    pub async fn append_turn_output(
+        &self,
+        session_id: &str,
+        message: Option<NewMessage>,
+        input_tokens: i64,
+        output_tokens: i64,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let Some(message) = message else {
+            self.add_usage(session_id, input_tokens, output_tokens)
+                .await?;
+            return Ok(None);
+        };
+        let ts = now();
+        let usage = (input_tokens, output_tokens);
+        let mut tx = self.begin_write().await?;
+        bump_session(&mut tx, session_id, 1, message.tool_call_len(), ts, usage).await?;
+        let id = insert_message(&mut tx, session_id, &message, ts).await?;
+        tx.commit().await?;
+        Ok(Some(record(id, session_id, message, ts)))
     }
 
     /// Adds token usage of a turn to the session's totals. Unknown session → `NotFound`.
@@ -185,6 +215,102 @@ impl Store {
             None => false,
         };
         Ok((messages, has_more))
+    }
+}
+
+/// How a turn's first write creates its session when it does not exist yet.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOrigin<'a> {
+    /// Who creates it (`api_server`).
+    pub source: &'a str,
+    pub session_key: Option<&'a str>,
+    pub model: Option<&'a str>,
+}
+
+/// Bumps the session's counters (`messages` appended, `tool_calls` among them, token `usage`)
+/// and `last_active`; unknown session → `NotFound`.
+async fn bump_session(
+    tx: &mut Transaction<'static, Any>,
+    session_id: &str,
+    messages: i64,
+    tool_calls: i64,
+    ts: f64,
+    (input_tokens, output_tokens): (i64, i64),
+) -> Result<(), StoreError> {
+    let bumped = sqlx::query(
+        "UPDATE sessions SET message_count = message_count + $2, \
+         tool_call_count = tool_call_count + $3, last_active = $4, \
+         input_tokens = input_tokens + $5, output_tokens = output_tokens + $6 WHERE id = $1",
+    )
+    .bind(session_id)
+    .bind(messages)
+    .bind(tool_calls)
+    .bind(ts)
+    .bind(input_tokens)
+    .bind(output_tokens)
+    .execute(&mut **tx)
+    .await?;
+    if bumped.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Inserts one message row; returns its id.
+async fn insert_message(
+    tx: &mut Transaction<'static, Any>,
+    session_id: &str,
+    message: &NewMessage,
+    ts: f64,
+) -> Result<i64, StoreError> {
+    let tool_calls_json = message.tool_calls.as_ref().map(Value::to_string);
+    let content = message.content.as_deref().map(storable);
+    let tool_call_id = message.tool_call_id.as_deref().map(storable);
+    let tool_name = message.tool_name.as_deref().map(storable);
+    let row = sqlx::query(
+        "INSERT INTO messages (session_id, role, content, tool_call_id, tool_calls, \
+         tool_name, timestamp, token_count, finish_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(session_id)
+    .bind(&message.role)
+    .bind(content.as_deref())
+    .bind(tool_call_id.as_deref())
+    .bind(tool_calls_json)
+    .bind(tool_name.as_deref())
+    .bind(ts)
+    .bind(message.token_count)
+    .bind(&message.finish_reason)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// `text` as every backend can store it: PostgreSQL refuses NUL in text columns, and NUL does
+/// reach messages from the agent itself (a tool printing a binary file, a model emitting
+/// `\u0000`). Each NUL becomes U+FFFD, the Unicode replacement character, on both backends so
+/// stored history reads the same everywhere; text without NUL is not copied.
+fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// The stored form of `message`.
+fn record(id: i64, session_id: &str, message: NewMessage, ts: f64) -> MessageRecord {
+    MessageRecord {
+        id,
+        session_id: session_id.to_owned(),
+        role: message.role,
+        content: message.content,
+        tool_call_id: message.tool_call_id,
+        tool_calls: message.tool_calls,
+        tool_name: message.tool_name,
+        timestamp: ts,
+        token_count: message.token_count,
+        finish_reason: message.finish_reason,
     }
 }
 

@@ -9,6 +9,7 @@ mod fork;
 pub mod idempotency;
 mod jobs;
 mod messages;
+mod notify;
 pub mod responses;
 mod runs;
 pub mod search;
@@ -31,8 +32,8 @@ pub use approvals::ApprovalRecord;
 pub(crate) mod test_support;
 
 pub use fork::END_REASON_BRANCHED;
-pub use jobs::JobRecord;
-pub use messages::{MessageRecord, NewMessage};
+pub use jobs::{JobFiring, JobRecord, OrphanFiring};
+pub use messages::{MessageRecord, NewMessage, SessionOrigin};
 pub use runs::{RunEnding, RunEventRow, RunRecord, StoredEvent, TERMINAL_STATUSES};
 pub use sessions::{NewSession, SessionRecord};
 
@@ -42,6 +43,9 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 static INSTALL_DRIVERS: Once = Once::new();
 
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// How long a SQLite statement waits for the write lock (sqlx's default is 5 s; a burst of
+/// writers from two processes on one file can queue longer than that).
+const SQLITE_BUSY_TIMEOUT_PRAGMA: &str = "PRAGMA busy_timeout = 10000";
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -103,9 +107,19 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_) => StoreError::Unavailable(err),
+            other if is_sqlite_lock_timeout(&other) => StoreError::Unavailable(other),
             other => StoreError::Database(other),
         }
     }
+}
+
+/// SQLite gave up waiting for a lock (`SQLITE_BUSY` / `SQLITE_LOCKED` after the busy timeout):
+/// contention, not a fault — the client may retry (503), never an opaque 500.
+fn is_sqlite_lock_timeout(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        let message = db.message();
+        message.contains("database is locked") || message.contains("database table is locked")
+    })
 }
 
 /// Cheap to clone: a handle to the shared pool.
@@ -126,8 +140,9 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens a pool. For `sqlite:` URLs the parent directory and the file are created and the
     /// database is switched to WAL (persistent in the file, so every pooled connection uses it;
-    /// sqlx already sets `foreign_keys=ON` and a 5 s busy timeout per connection). For
-    /// `postgres:` URLs a plain pool.
+    /// sqlx already sets `foreign_keys=ON`; each connection also gets `synchronous=NORMAL` and a
+    /// 10 s busy timeout, so concurrent writers, even from another process, wait rather than fail).
+    /// For `postgres:` URLs a plain pool.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
@@ -237,6 +252,9 @@ async fn connect_sqlite(url: &str) -> Result<AnyPool, StoreError> {
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                // Wait for a competing writer (this process or another one on the same file)
+                // instead of failing with `database is locked`.
+                sqlx::Executor::execute(&mut *conn, SQLITE_BUSY_TIMEOUT_PRAGMA).await?;
                 Ok(())
             })
         })

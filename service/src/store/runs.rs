@@ -1,13 +1,16 @@
 //! The `runs` and `run_events` tables: [`RunRecord`], the durable event log (sequence numbers
 //! allocated from `runs.last_seq` in the same transaction as the insert, so they are contiguous
 //! from 1 whichever process writes), terminal transitions (guarded so a run ends exactly once),
-//! stop requests and the queries of restart recovery. Approvals are in `approvals.rs`; what the
-//! events mean, and who publishes them live, is `crate::runs`' business.
+//! stop requests and the queries of restart recovery. Every committed change of a run also
+//! notifies [`RUN_CHANNEL`] in the same transaction (PostgreSQL), so other replicas see it at
+//! once. Approvals are in `approvals.rs`; what the events mean, and who publishes them live, is
+//! `crate::runs`' business.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, now};
+use crate::notify::RUN_CHANNEL;
 
 /// Statuses after which a run never changes again.
 pub const TERMINAL_STATUSES: [&str; 4] = ["completed", "failed", "cancelled", "interrupted"];
@@ -147,6 +150,7 @@ impl Store {
         };
         let last_seq: i64 = row.try_get(0)?;
         let stored = insert_events(&mut tx, run_id, last_seq - count + 1, ts, events).await?;
+        self.notify_in(&mut tx, RUN_CHANNEL, run_id).await?;
         tx.commit().await?;
         Ok(Some(stored))
     }
@@ -205,6 +209,7 @@ impl Store {
         .bind(ts)
         .execute(&mut *tx)
         .await?;
+        self.notify_in(&mut tx, RUN_CHANNEL, run_id).await?;
         tx.commit().await?;
         Ok(stored.pop())
     }
@@ -231,16 +236,23 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Records a stop request on an unfinished run; `false` if it is missing or finished.
+    /// Records a stop request on an unfinished run and tells every replica (the owner stops
+    /// it); `false` if it is missing or finished.
     pub async fn request_run_stop(&self, run_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(concat!(
             "UPDATE runs SET stop_requested = 1 WHERE id = $1 AND ",
             unfinished!()
         ))
         .bind(run_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.notify_in(&mut tx, RUN_CHANNEL, run_id).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// `(id, owner)` of every unfinished run, oldest first.

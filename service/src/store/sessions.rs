@@ -146,13 +146,22 @@ impl Store {
             }
         }
         if let Some(reason) = end_reason {
-            let ended_at = reason.as_ref().map(|_| now());
-            sqlx::query("UPDATE sessions SET end_reason = $2, ended_at = $3 WHERE id = $1")
-                .bind(id)
-                .bind(reason)
-                .bind(ended_at)
-                .execute(&mut *tx)
-                .await?;
+            // Clearing has its own statement: under `Any` a NULL bind carries no type, so
+            // PostgreSQL would cache this SQL with an untyped `$3` on the connection and then
+            // refuse the float of the next call (SQLSTATE 22P03, a 500).
+            let query = match reason {
+                Some(reason) => {
+                    sqlx::query("UPDATE sessions SET end_reason = $2, ended_at = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(reason)
+                        .bind(now())
+                }
+                None => sqlx::query(
+                    "UPDATE sessions SET end_reason = NULL, ended_at = NULL WHERE id = $1",
+                )
+                .bind(id),
+            };
+            query.execute(&mut *tx).await?;
         }
         let record = fetch_session(&mut *tx, id).await?;
         tx.commit().await?;

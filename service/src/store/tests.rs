@@ -10,11 +10,13 @@ use super::*;
 
 mod message_cases;
 mod session_cases;
+mod turn_cases;
 
 /// Both case files under one name for `backend_tests!`.
 mod cases {
     pub use super::message_cases::*;
     pub use super::session_cases::*;
+    pub use super::turn_cases::*;
 }
 
 use super::test_support::{on_postgres, on_sqlite};
@@ -43,6 +45,9 @@ backend_tests!(
     delete_cascades,
     ensure_session_is_race_safe,
     concurrent_appends_all_land,
+    turn_input_creates_the_session_and_output_adds_usage,
+    concurrent_first_turn_writes_all_land,
+    nul_in_agent_text_is_stored_as_replacement_character,
 );
 
 #[tokio::test]
@@ -69,7 +74,7 @@ async fn sqlite_runs_in_wal_with_fk_and_busy_timeout() {
             .unwrap()
             .try_get(0)
             .unwrap();
-        assert_eq!(busy, 5000);
+        assert_eq!(busy, 10_000);
         // NORMAL (1): crash-safe in WAL mode without an fsync per commit.
         let synchronous: i64 = sqlx::query("PRAGMA synchronous")
             .fetch_one(pool)
@@ -113,4 +118,30 @@ fn new(id: &str) -> NewSession {
 
 async fn tick() {
     tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+#[tokio::test]
+async fn sqlite_lock_timeout_is_unavailable_not_internal() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .busy_timeout(Duration::ZERO);
+    let mut holder = options.connect().await.unwrap();
+    sqlx::Executor::execute(&mut holder, "CREATE TABLE t (x INTEGER)")
+        .await
+        .unwrap();
+    sqlx::Executor::execute(&mut holder, "BEGIN IMMEDIATE")
+        .await
+        .unwrap();
+    let mut waiter = options.connect().await.unwrap();
+    let err = sqlx::Executor::execute(&mut waiter, "INSERT INTO t VALUES (1)")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(StoreError::from(err), StoreError::Unavailable(_)),
+        "a lock timeout is retryable"
+    );
 }

@@ -52,7 +52,14 @@ pub enum Mode {
     Burst { chunks: u32 },
     /// `hold`: the role and one content chunk, then nothing until the client goes away.
     Hold,
+    /// `approve`: a `terminal` tool call whose command needs approval ([`APPROVAL_COMMAND`]);
+    /// once the request carries a tool result, the fixed answer (the load test's runs).
+    Approve,
 }
+
+/// The command of [`Mode::Approve`]'s tool call: flagged as dangerous (SQL `DROP TABLE`), so a
+/// run waits for approval, yet harmless once approved (it only prints).
+pub const APPROVAL_COMMAND: &str = "echo 'DROP TABLE bench_load'";
 
 impl Mode {
     /// The upstream model name that selects this mode.
@@ -65,6 +72,7 @@ impl Mode {
             } => format!("paced-{chunks}-{interval_us}"),
             Mode::Burst { chunks } => format!("burst-{chunks}"),
             Mode::Hold => "hold".to_owned(),
+            Mode::Approve => "approve".to_owned(),
         }
     }
 
@@ -73,6 +81,7 @@ impl Mode {
         let mut parts = name.split('-');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("hold"), None, None) => Mode::Hold,
+            (Some("approve"), None, None) => Mode::Approve,
             (Some("burst"), Some(n), None) => n
                 .parse()
                 .map_or(Mode::Fixed, |chunks| Mode::Burst { chunks }),
@@ -261,6 +270,10 @@ async fn answer(
                 .map(|bytes| Ok::<_, Infallible>(Frame::data(bytes)));
             StreamBody::new(frames).boxed_unsync()
         }
+        Mode::Approve if contains_from_end(&body, br#""role":"tool""#) => {
+            Full::new(rendered.fixed_stream.clone()).boxed_unsync()
+        }
+        Mode::Approve => full(approval_stream(&rendered).as_bytes()),
     };
     Ok(reply(StatusCode::OK, "text/event-stream", body))
 }
@@ -285,6 +298,20 @@ fn paced(rendered: Arc<Rendered>, chunks: u32, interval: Duration) -> MockBody {
     })
     .map(|bytes| Ok::<_, Infallible>(Frame::data(bytes)));
     StreamBody::new(frames).boxed_unsync()
+}
+
+/// The role chunk, one `terminal` call running [`APPROVAL_COMMAND`], the `tool_calls` finish,
+/// usage and `[DONE]`.
+fn approval_stream(rendered: &Rendered) -> String {
+    let arguments = serde_json::json!({ "command": APPROVAL_COMMAND }).to_string();
+    let call = serde_json::json!({"tool_calls": [{"index": 0, "id": "call_bench_approve",
+        "type": "function", "function": {"name": "terminal", "arguments": arguments}}]});
+    format!(
+        "{}{}{}{USAGE_CHUNK}data: [DONE]\n\n",
+        String::from_utf8_lossy(&rendered.role),
+        chunk(&call.to_string(), "null"),
+        chunk("{}", r#""tool_calls""#),
+    )
 }
 
 fn full(bytes: &[u8]) -> MockBody {
@@ -323,6 +350,7 @@ mod tests {
         for mode in [
             Mode::Fixed,
             Mode::Hold,
+            Mode::Approve,
             Mode::Burst { chunks: 12 },
             Mode::Paced {
                 chunks: 3,
@@ -342,6 +370,35 @@ mod tests {
         assert_eq!(model(body), Some("burst-3"));
         assert!(contains_from_end(body, br#""stream":true"#));
         assert_eq!(model(b"{}"), None);
+    }
+
+    #[test]
+    fn approve_mode_asks_for_a_command_that_needs_approval() {
+        use caduceus_service::approvals::{Verdict, classify};
+        use caduceus_service::llm::{Assembler, UpstreamEvent, decode_pieces};
+        use futures::StreamExt;
+
+        assert!(matches!(
+            classify(APPROVAL_COMMAND),
+            Verdict::Dangerous { .. }
+        ));
+        let body = approval_stream(&Rendered::new());
+        let events: Vec<_> =
+            futures::executor::block_on(decode_pieces(vec![Bytes::from(body)]).collect::<Vec<_>>());
+        let mut assembler = Assembler::new();
+        for event in &events {
+            assembler.apply(event.as_ref().unwrap());
+        }
+        assert!(matches!(
+            events.last(),
+            Some(Ok(UpstreamEvent::Finished { .. }))
+        ));
+        let turn = assembler.into_turn();
+        assert_eq!(turn.tool_calls.len(), 1);
+        assert_eq!(turn.tool_calls[0].function.name, "terminal");
+        let arguments: serde_json::Value =
+            serde_json::from_str(&turn.tool_calls[0].function.arguments).unwrap();
+        assert_eq!(arguments["command"], APPROVAL_COMMAND);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! (`mock`), the real `caduceus` binary under test (`server`), three request paths — direct to the
 //! mock (the floor), REST, gRPC (`client`, `sse`) — open- and closed-loop load (`load`), the
 //! scenarios (`scenarios`, `resources`) and the report (`report`, `report_tables`). [`run`] is
-//! the whole sequence; the binary only parses the command line and prints. Not used by the e2e
-//! suite.
+//! the whole sequence; the load test (`caduceus-bench load`) is [`capacity::run`]. The binary
+//! only parses the command line and prints. Not used by the e2e suite.
 
+pub mod capacity;
+pub mod capacity_report;
 pub mod client;
 pub mod load;
 pub mod mock;

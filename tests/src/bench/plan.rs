@@ -22,6 +22,10 @@ pub enum Kind {
     /// (`--wrapper "valgrind --tool=callgrind …"`); its timings are the profiler's, not the
     /// server's.
     Profile,
+    /// The load test (`load.rs` is the open-loop generator; this is `capacity.rs`): many slow
+    /// SSE streams held at once with the server's memory before, at peak and after, then many
+    /// concurrent runs each answered through an approval. Fails on any error or a clear leak.
+    Load,
 }
 
 /// Sizes of a run.
@@ -49,8 +53,10 @@ pub struct Plan {
     pub burst_streams: usize,
     /// SSE streams held open for the memory test.
     pub streams: usize,
-    /// Concurrent runs of the runs test.
+    /// Concurrent runs of the runs test (the load test: runs that each wait for an approval).
     pub runs: usize,
+    /// How long each load-test stream lasts: one chunk per second for this many seconds.
+    pub hold_secs: u64,
 }
 
 impl Plan {
@@ -73,8 +79,14 @@ impl Plan {
             burst_streams: 5,
             streams: 1000,
             runs: 10,
+            hold_secs: 60,
         };
         match kind {
+            Kind::Load => Plan {
+                streams: 1000,
+                runs: 200,
+                ..full
+            },
             Kind::Full | Kind::Mock => full,
             Kind::Profile => Plan {
                 rates: Vec::new(),
@@ -135,15 +147,18 @@ pub struct Options {
 }
 
 /// The usage text.
-pub const USAGE: &str = "usage: caduceus-bench [full|smoke|mock|profile] [--server-bin PATH] \
+pub const USAGE: &str = "usage: caduceus-bench [full|smoke|mock|profile|load] [--server-bin PATH] \
 [--database-url URL] [--rates 100,500,...] [--segment-secs S] [--reps N] [--streams N] \
-[--wrapper \"CMD ARGS\"] [--out FILE.md] [--json FILE.json]
+[--secs S] [--runs N] [--wrapper \"CMD ARGS\"] [--out FILE.md] [--json FILE.json]
 
   full     every scenario (default; a few minutes)
   smoke    one short pass of every scenario, no thresholds (seconds)
   mock     the mock upstream alone
   profile  steady unary + burst load for a profiler given as --wrapper (one that runs the
            server in its own process, as valgrind does: stopping signals the wrapper's pid)
+  load     --streams N (1000) SSE chat streams held --secs S (60) at one chunk per second, RSS
+           before / peak / after; then --runs N (200) concurrent runs, each answered through an
+           approval; fails on any error or if RSS after > before + 50%
 The server binary defaults to $CADUCEUS_BIN, else `caduceus` next to this executable
 (build it with `cargo build --release -p caduceus-service --bin caduceus`).";
 
@@ -156,6 +171,7 @@ impl Options {
             Some("smoke") => Kind::Smoke,
             Some("mock") => Kind::Mock,
             Some("profile") => Kind::Profile,
+            Some("load") => Kind::Load,
             Some(other) if !other.starts_with("--") => bail!("unknown run `{other}`"),
             _ => Kind::Full,
         };
@@ -202,6 +218,8 @@ impl Options {
                 }
                 "--reps" => plan.reps = bounded(&value, "--reps", 1, 20)?,
                 "--streams" => plan.streams = bounded(&value, "--streams", 1, 10_000)?,
+                "--secs" => plan.hold_secs = bounded(&value, "--secs", 1, 3600)? as u64,
+                "--runs" => plan.runs = bounded(&value, "--runs", 1, 5_000)?,
                 _ => bail!("unknown flag `{flag}`"),
             }
         }
@@ -249,6 +267,21 @@ mod tests {
         let options = parse(&["profile", "--wrapper", "valgrind --tool=callgrind"]).unwrap();
         assert_eq!(options.plan.kind, Kind::Profile);
         assert_eq!(options.wrapper, ["valgrind", "--tool=callgrind"]);
+        let options = parse(&["load", "--streams", "200", "--secs", "10", "--runs", "50"]).unwrap();
+        assert_eq!(options.plan.kind, Kind::Load);
+        assert_eq!(
+            (
+                options.plan.streams,
+                options.plan.hold_secs,
+                options.plan.runs
+            ),
+            (200, 10, 50)
+        );
+        let defaults = parse(&["load"]).unwrap().plan;
+        assert_eq!(
+            (defaults.streams, defaults.hold_secs, defaults.runs),
+            (1000, 60, 200)
+        );
     }
 
     #[test]
@@ -261,6 +294,8 @@ mod tests {
             (&["--rates", "-5"][..], "must be in"),
             (&["--segment-secs", "999"][..], "between 0.05 and 60"),
             (&["--what", "1"][..], "unknown flag"),
+            (&["load", "--secs", "0"][..], "between 1 and 3600"),
+            (&["load", "--runs", "x"][..], "bad --runs"),
         ] {
             let error = format!("{:#}", parse(args).unwrap_err());
             assert!(error.contains(expected), "{args:?}: {error}");

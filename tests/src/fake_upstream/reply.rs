@@ -47,6 +47,14 @@ pub(super) enum Script {
         body: String,
         retry_after: Option<String>,
     },
+    /// Accept the request, never send response headers.
+    Hang,
+    /// `text/event-stream` headers, then this content delta repeated until the client leaves.
+    Endless { chunk: String },
+    /// A `chat.completion` JSON body of about this many bytes, produced lazily.
+    HugeJson { bytes: usize },
+    /// These bytes verbatim as a `text/event-stream` body, then a clean close.
+    RawBytes(Vec<u8>),
 }
 
 /// A scripted upstream answer, queued with [`FakeUpstream::push`](super::FakeUpstream::push).
@@ -193,6 +201,44 @@ impl Reply {
     /// Response headers, then nothing: the connection stays open until the client gives up.
     pub fn stall() -> Reply {
         Self::stream(Vec::new(), End::Stall, "stop")
+    }
+
+    /// These content chunks, then nothing more: a stream that stalls midway.
+    pub fn stall_after<S: Into<String>>(chunks: Vec<S>) -> Reply {
+        Self::stream(text_parts(chunks), End::Stall, "stop")
+    }
+
+    /// Accepts the request and never answers, not even the response headers.
+    pub fn hang() -> Reply {
+        Self::script(Script::Hang)
+    }
+
+    /// A stream that never ends: `chunk` as a content delta, again and again, as fast as the
+    /// client reads.
+    pub fn endless(chunk: &str) -> Reply {
+        Self::script(Script::Endless {
+            chunk: chunk.to_owned(),
+        })
+    }
+
+    /// A non-streamed `chat.completion` (`application/json`, even when streaming was asked)
+    /// whose content makes the body about `bytes` long; generated piece by piece.
+    pub fn huge_json(bytes: usize) -> Reply {
+        Self::script(Script::HugeJson { bytes })
+    }
+
+    /// `bytes` verbatim as the event-stream body (e.g. invalid UTF-8), then a clean close.
+    pub fn raw_bytes(bytes: Vec<u8>) -> Reply {
+        Self::script(Script::RawBytes(bytes))
+    }
+
+    fn script(script: Script) -> Reply {
+        Reply {
+            script,
+            delay: Duration::ZERO,
+            usage: (10, 5),
+            tool_call_ids: true,
+        }
     }
 
     /// These `data:` payloads verbatim (include `"[DONE]"` yourself), then a clean close.

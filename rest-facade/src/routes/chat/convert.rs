@@ -13,8 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// The request body; unknown fields are ignored (OpenAI SDKs send extras).
-#[derive(Debug, Deserialize)]
+/// The request body; unknown fields are ignored (OpenAI SDKs send extras). `ToSchema` makes this
+/// type the `/openapi.json` request schema, so the document cannot drift from the parser.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChatCompletionRequest)]
 pub(crate) struct ChatBody {
     pub(crate) model: Option<String>,
     #[serde(default)]
@@ -33,10 +35,11 @@ pub(crate) struct ChatBody {
     seed: Option<i64>,
     presence_penalty: Option<f64>,
     frequency_penalty: Option<f64>,
+    #[schema(value_type = Option<Object>)]
     response_format: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct MessageBody {
     role: String,
     #[serde(default)]
@@ -46,7 +49,7 @@ struct MessageBody {
     tool_call_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ToolCallBody {
     id: Option<String>,
     #[serde(rename = "type")]
@@ -54,36 +57,37 @@ struct ToolCallBody {
     function: FunctionCallBody,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct FunctionCallBody {
     name: String,
     #[serde(default)]
     arguments: Value,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct StreamOptionsBody {
     #[serde(default)]
     include_usage: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ToolBody {
     #[serde(rename = "type")]
     kind: String,
     function: Option<FunctionBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct FunctionBody {
     name: String,
     description: Option<String>,
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
     strict: Option<bool>,
 }
 
 /// `stop`: one string or several.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Stop {
     One(String),

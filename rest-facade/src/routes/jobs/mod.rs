@@ -3,7 +3,7 @@
 //! check live in `render`; schedules, states and required fields are the service's to judge
 //! (missing required fields travel as empty strings and come back as its 400s).
 
-mod render;
+pub(crate) mod render;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -118,8 +118,9 @@ async fn list(
     Ok(json_reply(StatusCode::OK, answer.metadata(), &body))
 }
 
-/// The `POST /api/jobs` body.
-#[derive(Debug, Default, Deserialize)]
+/// The `POST /api/jobs` body (also its `/openapi.json` schema).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateJobBody)]
 pub(crate) struct CreateBody {
     name: Option<String>,
     schedule: Option<String>,

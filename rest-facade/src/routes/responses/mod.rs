@@ -72,8 +72,10 @@ pub(crate) fn routes() -> Vec<Route> {
 
 /// The `POST /v1/responses` body. Fields with one JSON type are typed here (the extractor names a
 /// wrong one in `param`); fields with several shapes stay `Value` and go through `input`.
-/// Unknown OpenAI fields (`reasoning`, `text`, `user`, …) are ignored.
-#[derive(Debug, Default, Deserialize)]
+/// Unknown OpenAI fields (`reasoning`, `text`, `user`, …) are ignored. Also the `/openapi.json`
+/// request schema (`ToSchema`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateResponseBody)]
 pub(crate) struct CreateBody {
     #[serde(default)]
     input: Value,

@@ -46,7 +46,9 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 /// The `POST /v1/runs` body; `input` and `conversation_history` use the Responses item grammar.
-#[derive(Debug, Default, Deserialize)]
+/// Also the `/openapi.json` request schema (`ToSchema`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateRunBody)]
 pub(crate) struct CreateBody {
     #[serde(default)]
     input: Value,
@@ -182,8 +184,8 @@ const FIRST_EVENT_WAIT: std::time::Duration = std::time::Duration::from_millis(5
 
 /// The `POST /v1/runs/{id}/approval` body. A missing `choice` travels as empty so the service
 /// answers its own `invalid_approval_choice`.
-#[derive(Debug, Default, Deserialize)]
-struct ApprovalBody {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct ApprovalBody {
     choice: Option<String>,
     approval_id: Option<String>,
     all: Option<bool>,

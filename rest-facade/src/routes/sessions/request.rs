@@ -26,7 +26,9 @@ pub(crate) struct MessagesQuery {
     pub(crate) after_id: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `POST /api/sessions` body (also its `/openapi.json` schema).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateSessionBody)]
 pub(crate) struct CreateBody {
     pub(crate) id: Option<String>,
     pub(crate) title: Option<String>,
@@ -34,13 +36,17 @@ pub(crate) struct CreateBody {
     pub(crate) system_prompt: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `POST /api/sessions/{id}/fork` body.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = ForkSessionBody)]
 pub(crate) struct ForkBody {
     pub(crate) id: Option<String>,
     pub(crate) title: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Session chat body: `message` or `input`, `system_message` or `instructions`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = SessionChatBody)]
 pub(crate) struct ChatBody {
     pub(crate) message: Option<String>,
     pub(crate) input: Option<String>,

@@ -104,6 +104,7 @@ pub fn chat_turn(request: &CreateChatCompletionRequest) -> Result<ChatTurn, Erro
         })
         .collect::<Result<Vec<_>, Error>>()?;
 
+    check_sampling(request)?;
     let max_tokens = request.max_completion_tokens.or(request.max_tokens);
     let sampling = Sampling {
         temperature: request.temperature,
@@ -130,6 +131,38 @@ pub fn chat_turn(request: &CreateChatCompletionRequest) -> Result<ChatTurn, Erro
         client_tools,
         sampling,
     })
+}
+
+/// Numbers the upstream cannot take: a token limit below 1, a NaN or infinite sampling value
+/// (JSON has no such number). Larger token limits are clamped to `u32::MAX`.
+fn check_sampling(request: &CreateChatCompletionRequest) -> Result<(), Error> {
+    for (value, param) in [
+        (request.max_tokens, "max_tokens"),
+        (request.max_completion_tokens, "max_completion_tokens"),
+    ] {
+        if value.is_some_and(|n| n < 1) {
+            return Err(Error::invalid_param(
+                "invalid_request",
+                format!("'{param}' must be at least 1"),
+                param,
+            ));
+        }
+    }
+    for (value, param) in [
+        (request.temperature, "temperature"),
+        (request.top_p, "top_p"),
+        (request.presence_penalty, "presence_penalty"),
+        (request.frequency_penalty, "frequency_penalty"),
+    ] {
+        if value.is_some_and(|x| !x.is_finite()) {
+            return Err(Error::invalid_param(
+                "invalid_request",
+                format!("'{param}' must be a finite number"),
+                param,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One proto message as a wire message, validating role and content.

@@ -75,6 +75,12 @@ impl JobService for Jobs {
         request: Request<pb::CreateJobRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let body = request.into_inner();
+        stored_texts(
+            Some(&body.name),
+            Some(&body.prompt),
+            body.deliver.as_ref(),
+            &body.skills,
+        )?;
         let spec = JobSpec {
             name: body.name,
             schedule: body.schedule,
@@ -90,6 +96,7 @@ impl JobService for Jobs {
         &self,
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
+        job_id(&request.get_ref().id)?;
         Ok(one(
             jobs::get(&self.state.store, &request.get_ref().id).await?
         ))
@@ -100,6 +107,14 @@ impl JobService for Jobs {
         request: Request<pb::UpdateJobRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let body = request.into_inner();
+        job_id(&body.id)?;
+        let no_skills = Vec::new();
+        stored_texts(
+            body.name.as_ref(),
+            body.prompt.as_ref(),
+            body.deliver.as_ref(),
+            body.skills.as_ref().map_or(&no_skills, |list| &list.values),
+        )?;
         let changes = JobChanges {
             name: body.name,
             schedule: body.schedule,
@@ -119,6 +134,7 @@ impl JobService for Jobs {
         request: Request<pb::DeleteJobRequest>,
     ) -> Result<Response<pb::DeleteJobResponse>, Status> {
         let id = request.into_inner().id;
+        job_id(&id)?;
         jobs::delete(&self.state.store, &id).await?;
         Ok(Response::new(pb::DeleteJobResponse { id, deleted: true }))
     }
@@ -127,6 +143,7 @@ impl JobService for Jobs {
         &self,
         request: Request<pb::PauseJobRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
+        job_id(&request.get_ref().id)?;
         Ok(one(
             jobs::pause(&self.state.store, &request.get_ref().id).await?
         ))
@@ -136,6 +153,7 @@ impl JobService for Jobs {
         &self,
         request: Request<pb::ResumeJobRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
+        job_id(&request.get_ref().id)?;
         Ok(one(
             jobs::resume(&self.state.store, &request.get_ref().id).await?
         ))
@@ -145,6 +163,7 @@ impl JobService for Jobs {
         &self,
         request: Request<pb::RunJobRequest>,
     ) -> Result<Response<pb::RunJobResponse>, Status> {
+        job_id(&request.get_ref().id)?;
         let (job, run_id) = jobs::run_now(
             &self.state.store,
             &self.state.runs,
@@ -157,6 +176,30 @@ impl JobService for Jobs {
             run_id,
         }))
     }
+}
+
+/// The `{id}` of a job RPC (see `grpc::validate`).
+fn job_id(id: &str) -> Result<(), crate::error::Error> {
+    crate::grpc::validate::object_id(id, "id", "job_not_found", "job")
+}
+
+/// Job text that will be stored must not hold NUL (`invalid_request` naming the field).
+fn stored_texts(
+    name: Option<&String>,
+    prompt: Option<&String>,
+    deliver: Option<&String>,
+    skills: &[String],
+) -> Result<(), crate::error::Error> {
+    use crate::grpc::validate::stored_text;
+    for (value, param) in [(name, "name"), (prompt, "prompt"), (deliver, "deliver")] {
+        if let Some(value) = value {
+            stored_text(value, "invalid_request", param)?;
+        }
+    }
+    for (index, skill) in skills.iter().enumerate() {
+        stored_text(skill, "invalid_request", &format!("skills[{index}]"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

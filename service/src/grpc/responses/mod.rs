@@ -43,6 +43,7 @@ impl Responses {
         request: Request<CreateResponseRequest>,
     ) -> Result<Response<ResponseObject>, Status> {
         let headers = SessionHeaders::from_metadata(request.metadata())?;
+        previous_id(request.get_ref())?;
         let core = &self.state.responses;
         let plan = core
             .prepare(
@@ -121,6 +122,7 @@ impl ResponsesService for Responses {
         request: Request<CreateResponseRequest>,
     ) -> Result<Response<Self::StreamResponseStream>, Status> {
         let headers = SessionHeaders::from_metadata(request.metadata())?;
+        previous_id(request.get_ref())?;
         let core = &self.state.responses;
         let plan = core
             .prepare(
@@ -146,6 +148,7 @@ impl ResponsesService for Responses {
         &self,
         request: Request<GetResponseRequest>,
     ) -> Result<Response<ResponseObject>, Status> {
+        response_id(&request.get_ref().id)?;
         let object = self.state.responses.get(&request.get_ref().id).await?;
         Ok(Response::new(object))
     }
@@ -155,6 +158,15 @@ impl ResponsesService for Responses {
         request: Request<StreamStoredResponseRequest>,
     ) -> Result<Response<Self::StreamStoredResponseStream>, Status> {
         let body = request.into_inner();
+        response_id(&body.id)?;
+        if body.starting_after.is_some_and(|after| after < 0) {
+            return Err(crate::error::Error::invalid_param(
+                "invalid_request",
+                "`starting_after` must be a non-negative sequence number",
+                "starting_after",
+            )
+            .into());
+        }
         let receiver = self
             .state
             .responses
@@ -168,6 +180,7 @@ impl ResponsesService for Responses {
         request: Request<DeleteResponseRequest>,
     ) -> Result<Response<DeleteResponseResponse>, Status> {
         let id = request.into_inner().id;
+        response_id(&id)?;
         self.state.responses.delete(&id).await?;
         Ok(Response::new(DeleteResponseResponse { id, deleted: true }))
     }
@@ -176,6 +189,7 @@ impl ResponsesService for Responses {
         &self,
         request: Request<CancelResponseRequest>,
     ) -> Result<Response<ResponseObject>, Status> {
+        response_id(&request.get_ref().id)?;
         let object = self.state.responses.cancel(&request.get_ref().id).await?;
         Ok(Response::new(object))
     }
@@ -184,6 +198,7 @@ impl ResponsesService for Responses {
         &self,
         request: Request<ListResponseInputItemsRequest>,
     ) -> Result<Response<ListResponseInputItemsResponse>, Status> {
+        response_id(&request.get_ref().id)?;
         let data = self
             .state
             .responses
@@ -191,6 +206,24 @@ impl ResponsesService for Responses {
             .await?;
         Ok(Response::new(ListResponseInputItemsResponse { data }))
     }
+}
+
+/// `previous_response_id`, when given, must be an id a response could have (else 404 at once).
+fn previous_id(request: &CreateResponseRequest) -> Result<(), crate::error::Error> {
+    match request.previous_response_id.as_deref() {
+        Some(id) if !id.trim().is_empty() => crate::grpc::validate::object_id(
+            id,
+            "previous_response_id",
+            "response_not_found",
+            "stored response",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The `id` of a stored-response RPC (see `grpc::validate`).
+fn response_id(id: &str) -> Result<(), crate::error::Error> {
+    crate::grpc::validate::object_id(id, "id", "response_not_found", "stored response")
 }
 
 #[cfg(test)]

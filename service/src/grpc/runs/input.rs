@@ -44,6 +44,14 @@ pub fn run_spec(request: pb::CreateRunRequest, headers: SessionHeaders) -> Resul
         ));
     };
     let non_empty = |value: Option<String>| value.filter(|text| !text.trim().is_empty());
+    if let Some(id) = non_empty(request.previous_response_id.clone()) {
+        crate::grpc::validate::object_id(
+            &id,
+            "previous_response_id",
+            "response_not_found",
+            "stored response",
+        )?;
+    }
     Ok(RunSpec {
         input,
         history,

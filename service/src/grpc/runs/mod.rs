@@ -78,6 +78,7 @@ impl RunService for Runs {
     }
 
     async fn get_run(&self, request: Request<GetRunRequest>) -> Result<Response<Run>, Status> {
+        run_id(&request.get_ref().run_id)?;
         let view = self.state.runs.get(&request.get_ref().run_id).await?;
         Ok(Response::new(convert::run_proto(view)))
     }
@@ -87,6 +88,7 @@ impl RunService for Runs {
         request: Request<StreamRunEventsRequest>,
     ) -> Result<Response<Self::StreamRunEventsStream>, Status> {
         let request = request.into_inner();
+        run_id(&request.run_id)?;
         if request.after.is_some_and(|after| after < 0) {
             return Err(Error::invalid_param(
                 "invalid_request",
@@ -109,6 +111,7 @@ impl RunService for Runs {
         request: Request<RespondApprovalRequest>,
     ) -> Result<Response<RespondApprovalResponse>, Status> {
         let request = request.into_inner();
+        run_id(&request.run_id)?;
         let (choice, resolved) = self
             .state
             .runs
@@ -131,10 +134,16 @@ impl RunService for Runs {
         request: Request<StopRunRequest>,
     ) -> Result<Response<StopRunResponse>, Status> {
         let run_id = request.into_inner().run_id;
+        self::run_id(&run_id)?;
         self.state.runs.stop(&run_id).await?;
         Ok(Response::new(StopRunResponse {
             run_id,
             status: "stopping".into(),
         }))
     }
+}
+
+/// The `run_id` of a run RPC (see `grpc::validate`).
+fn run_id(id: &str) -> Result<(), Error> {
+    crate::grpc::validate::object_id(id, "run_id", "run_not_found", "run")
 }

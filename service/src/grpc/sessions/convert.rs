@@ -132,6 +132,7 @@ pub fn checked_title(title: Option<String>) -> Result<Option<String>, Error> {
             "title",
         ));
     }
+    crate::grpc::validate::stored_text(title, "invalid_title", "title")?;
     Ok(Some(title.to_owned()))
 }
 

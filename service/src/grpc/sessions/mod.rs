@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::headers::{SessionHeaders, echo_session};
 use super::streaming::BoxStream;
+use super::validate;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store::NewSession;
@@ -67,6 +68,14 @@ impl Sessions {
     ) -> Result<SessionResponse, Error> {
         let id = new_session_id(request.id, "id")?;
         let title = checked_title(request.title)?;
+        for (value, param) in [
+            (&request.model, "model"),
+            (&request.system_prompt, "system_prompt"),
+        ] {
+            if let Some(value) = value {
+                validate::stored_text(value, "invalid_request", param)?;
+            }
+        }
         let store = &self.state.store;
         // Checked up front for a clear answer; the unique indexes still settle races.
         if store.get_session(&id).await?.is_some() {
@@ -97,12 +106,17 @@ impl Sessions {
     }
 
     async fn get(&self, id: &str) -> Result<SessionResponse, Error> {
+        validate::session_id(id, "id")?;
         let record = self.state.store.get_session(id).await?;
         record.map(wrap).ok_or_else(|| session_not_found(id))
     }
 
     async fn update(&self, request: UpdateSessionRequest) -> Result<SessionResponse, Error> {
         let id = request.id;
+        validate::session_id(&id, "id")?;
+        if let Some(reason) = &request.end_reason {
+            validate::stored_text(reason, "invalid_request", "end_reason")?;
+        }
         let title = match request.title {
             None => None,
             Some(title) => Some(checked_title(Some(title))?),
@@ -124,6 +138,7 @@ impl Sessions {
     }
 
     async fn delete(&self, id: String) -> Result<DeleteSessionResponse, Error> {
+        validate::session_id(&id, "id")?;
         if !self.state.store.delete_session(&id).await? {
             return Err(session_not_found(&id));
         }
@@ -137,6 +152,7 @@ impl Sessions {
         let limit = message_limit(request.limit)?;
         let after_id = message_cursor(request.after_id)?;
         let id = request.session_id;
+        validate::session_id(&id, "session_id")?;
         let store = &self.state.store;
         if store.get_session(&id).await?.is_none() {
             return Err(session_not_found(&id));
@@ -150,6 +166,7 @@ impl Sessions {
     }
 
     async fn fork(&self, request: ForkSessionRequest) -> Result<SessionResponse, Error> {
+        validate::session_id(&request.id, "id")?;
         let new_id = new_session_id(request.new_id, "id")?;
         let title = checked_title(request.title)?;
         let store = &self.state.store;

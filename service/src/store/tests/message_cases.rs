@@ -185,3 +185,15 @@ pub async fn concurrent_appends_all_land(store: Store) {
         20
     );
 }
+
+pub async fn nul_in_agent_text_is_stored_as_replacement_character(store: Store) {
+    store.create_session(new("s")).await.unwrap();
+    let mut message = NewMessage::text("tool", "ELF\0\0bin");
+    message.tool_call_id = Some("call\0x".into());
+    message.tool_name = Some("terminal".into());
+    store.append_message("s", message).await.unwrap();
+    let (stored, _) = store.list_messages("s", None, None).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].content.as_deref(), Some("ELF\u{FFFD}\u{FFFD}bin"));
+    assert_eq!(stored[0].tool_call_id.as_deref(), Some("call\u{FFFD}x"));
+}
