@@ -80,7 +80,7 @@ fi
 log "benchmark smoke (seconds, no thresholds; the full run is in BENCHMARKS.md)"
 CADUCEUS_BIN="$ROOT/target/debug/caduceus" "$ROOT/target/debug/caduceus-bench" smoke
 
-log "load test, reduced (200 streams x 10 s, 50 runs with approvals; fails on any error or a leak)"
+log "load test, reduced (2 rounds of 200 streams x 10 s, 50 runs with approvals; fails on any error or a leak)"
 CADUCEUS_BIN="$ROOT/target/debug/caduceus" "$ROOT/target/debug/caduceus-bench" load \
   --streams 200 --secs 10 --runs 50
 

@@ -1,10 +1,11 @@
-//! `caduceus-bench load`: the load test against the real binary on loopback. Part one holds
-//! `streams` REST SSE chat streams at once, each answered by the mock at one chunk per second for
-//! `hold_secs`, and reads the server's RSS before, at peak and after they closed; part two starts
-//! `runs` runs at once, each asking for a `terminal` command that needs approval, answers every
-//! approval through `POST /v1/runs/{id}/approval` and follows each run's events to
-//! `run.completed`. Any error, or RSS after > before + 50%, fails the run. The figures and their
-//! Markdown are in `capacity_report.rs`.
+//! `caduceus-bench load`: the load test against the real binary on loopback. Part one runs
+//! `rounds` measured rounds back to back, each holding `streams` REST SSE chat streams at once,
+//! answered by the mock at one chunk per second for `hold_secs`, and reads the server's RSS
+//! before, at peak and after each round closed; part two starts `runs` runs at once, each asking
+//! for a `terminal` command that needs approval, answers every approval through
+//! `POST /v1/runs/{id}/approval` and follows each run's events to `run.completed`. The figures,
+//! their verdict (errors, growth across rounds, a clear leak) and their Markdown are in
+//! `capacity_report.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::capacity_report::{LoadReport, RunsLoad, StreamsLoad};
+use super::capacity_report::{LoadReport, RoundLoad, RunsLoad, StreamsLoad};
 use super::client::{Path, Targets};
 use super::mock::{FIXED_TEXT, MockUpstream, Mode};
 use super::plan::Options;
@@ -69,15 +70,12 @@ pub async fn run(options: &Options) -> anyhow::Result<LoadReport> {
     )
     .await?;
     let outcome = async {
-        super::progress(&format!(
-            "holding {} streams for {} s",
-            plan.streams, plan.hold_secs
-        ));
         let rounds = Rounds {
             count: plan.streams,
             warm,
             main: slow,
             chunks: plan.hold_secs,
+            measured: plan.rounds,
         };
         let streams = hold(&server, &targets, &rounds).await?;
         super::progress(&format!("{} concurrent runs with approvals", plan.runs));
@@ -123,26 +121,29 @@ fn raise_fd_limit() -> u64 {
     limit.current.unwrap_or(u64::MAX)
 }
 
-/// The two rounds of held streams.
+/// The rounds of held streams: one warm-up, then `measured` rounds.
 struct Rounds {
     count: usize,
     /// The warm-up round's mode ([`warm_mode`]).
     warm: Mode,
-    /// The measured round's mode: `chunks` content deltas, one per second.
+    /// The measured rounds' mode: `chunks` content deltas, one per second.
     main: Mode,
     chunks: u64,
+    measured: usize,
 }
 
-/// Holds `count` streams, each read to `[DONE]`, sampling the server's RSS every 500 ms. A
-/// warm-up round with as many streams open at once comes first: the allocator keeps the heap a
-/// burst needed, so "before" is taken after it, and "after" well above "before" means memory
-/// kept per finished stream — a leak.
+/// Holds `count` streams per round, each read to `[DONE]`, sampling the server's RSS every
+/// 500 ms. A warm-up round with as many streams open at once comes first: the allocator keeps
+/// the heap a burst needed, so "before" is taken after it. Then `measured` rounds back to back,
+/// RSS read after each closed: level from round to round is the allocator reusing its heap,
+/// growing from round to round is memory kept per finished stream — a leak.
 async fn hold(
     server: &ServerUnderTest,
     targets: &Targets,
     rounds: &Rounds,
 ) -> anyhow::Result<StreamsLoad> {
     let (count, chunks) = (rounds.count, rounds.chunks);
+    super::progress(&format!("warm-up: {count} short streams"));
     let idle_kib = server.rss_kib()?;
     let warm_chunks = match rounds.warm {
         Mode::Paced { chunks, .. } => u64::from(chunks),
@@ -157,8 +158,6 @@ async fn hold(
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before_kib = server.rss_kib()?;
-    let started = Instant::now();
-    let mut streams = open_all(targets, count, rounds.main, chunks).await;
     let mut figures = StreamsLoad {
         streams: count,
         chunks_per_stream: chunks,
@@ -171,6 +170,40 @@ async fn hold(
         rss_peak_kib: before_kib,
         rss_after_kib: 0,
         vm_hwm_kib: None,
+        rounds: Vec::with_capacity(rounds.measured),
+    };
+    for round in 1..=rounds.measured {
+        super::progress(&format!(
+            "round {round} of {}: holding {count} streams for {chunks} s",
+            rounds.measured
+        ));
+        let figures_of_round = measured_round(server, targets, rounds, &mut figures).await?;
+        figures.completed += figures_of_round.completed;
+        figures.errors += figures_of_round.errors;
+        figures.seconds += figures_of_round.seconds;
+        figures.rss_after_kib = figures_of_round.rss_after_kib;
+        figures.rounds.push(figures_of_round);
+    }
+    figures.vm_hwm_kib = server.peak_rss_kib().ok();
+    Ok(figures)
+}
+
+/// One measured round: opens `count` streams, waits for all to end while raising
+/// `totals.rss_peak_kib`, then reads RSS two seconds after the last closed. The first error
+/// goes to `totals.first_error`.
+async fn measured_round(
+    server: &ServerUnderTest,
+    targets: &Targets,
+    rounds: &Rounds,
+    totals: &mut StreamsLoad,
+) -> anyhow::Result<RoundLoad> {
+    let started = Instant::now();
+    let mut streams = open_all(targets, rounds.count, rounds.main, rounds.chunks).await;
+    let mut round = RoundLoad {
+        completed: 0,
+        errors: 0,
+        seconds: 0.0,
+        rss_after_kib: 0,
     };
     let mut sampler = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -178,24 +211,23 @@ async fn hold(
             done = streams.join_next() => {
                 let Some(done) = done else { break };
                 match done.map_err(anyhow::Error::from).and_then(|r| r) {
-                    Ok(()) => figures.completed += 1,
+                    Ok(()) => round.completed += 1,
                     Err(error) => {
-                        figures.errors += 1;
-                        figures.first_error.get_or_insert_with(|| format!("{error:#}"));
+                        round.errors += 1;
+                        totals.first_error.get_or_insert_with(|| format!("{error:#}"));
                     }
                 }
             }
             _ = sampler.tick() => {
-                figures.rss_peak_kib = figures.rss_peak_kib.max(server.rss_kib()?);
+                totals.rss_peak_kib = totals.rss_peak_kib.max(server.rss_kib()?);
             }
         }
     }
-    figures.seconds = started.elapsed().as_secs_f64();
+    round.seconds = started.elapsed().as_secs_f64();
     // Let the server finish storing the answers and drop per-stream state.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    figures.rss_after_kib = server.rss_kib()?;
-    figures.vm_hwm_kib = server.peak_rss_kib().ok();
-    Ok(figures)
+    round.rss_after_kib = server.rss_kib()?;
+    Ok(round)
 }
 
 /// Opens `count` REST streams of `mode`, [`OPEN_SPACING`] apart; each task reads its stream

@@ -57,6 +57,9 @@ pub struct Plan {
     pub runs: usize,
     /// How long each load-test stream lasts: one chunk per second for this many seconds.
     pub hold_secs: u64,
+    /// Measured rounds of held streams, back to back on one server: RSS that keeps growing from
+    /// round to round is a leak, RSS that stays level is the allocator keeping its heap.
+    pub rounds: usize,
 }
 
 impl Plan {
@@ -80,6 +83,7 @@ impl Plan {
             streams: 1000,
             runs: 10,
             hold_secs: 60,
+            rounds: 2,
         };
         match kind {
             Kind::Load => Plan {
@@ -149,16 +153,18 @@ pub struct Options {
 /// The usage text.
 pub const USAGE: &str = "usage: caduceus-bench [full|smoke|mock|profile|load] [--server-bin PATH] \
 [--database-url URL] [--rates 100,500,...] [--segment-secs S] [--reps N] [--streams N] \
-[--secs S] [--runs N] [--wrapper \"CMD ARGS\"] [--out FILE.md] [--json FILE.json]
+[--secs S] [--rounds R] [--runs N] [--wrapper \"CMD ARGS\"] [--out FILE.md] [--json FILE.json]
 
   full     every scenario (default; a few minutes)
   smoke    one short pass of every scenario, no thresholds (seconds)
   mock     the mock upstream alone
   profile  steady unary + burst load for a profiler given as --wrapper (one that runs the
            server in its own process, as valgrind does: stopping signals the wrapper's pid)
-  load     --streams N (1000) SSE chat streams held --secs S (60) at one chunk per second, RSS
-           before / peak / after; then --runs N (200) concurrent runs, each answered through an
-           approval; fails on any error or if RSS after > before + 50%
+  load     after a warm-up round, --rounds R (2) measured rounds back to back, each holding
+           --streams N (1000) SSE chat streams for --secs S (60) at one chunk per second; RSS
+           before / peak / after each round; then --runs N (200) concurrent runs, each answered
+           through an approval; fails on any error, if RSS after the last round > after the
+           first + 10% (growth across rounds: a leak) or > before + 50%
 The server binary defaults to $CADUCEUS_BIN, else `caduceus` next to this executable
 (build it with `cargo build --release -p caduceus-service --bin caduceus`).";
 
@@ -220,6 +226,7 @@ impl Options {
                 "--streams" => plan.streams = bounded(&value, "--streams", 1, 10_000)?,
                 "--secs" => plan.hold_secs = bounded(&value, "--secs", 1, 3600)? as u64,
                 "--runs" => plan.runs = bounded(&value, "--runs", 1, 5_000)?,
+                "--rounds" => plan.rounds = bounded(&value, "--rounds", 1, 20)?,
                 _ => bail!("unknown flag `{flag}`"),
             }
         }
@@ -279,9 +286,15 @@ mod tests {
         );
         let defaults = parse(&["load"]).unwrap().plan;
         assert_eq!(
-            (defaults.streams, defaults.hold_secs, defaults.runs),
-            (1000, 60, 200)
+            (
+                defaults.streams,
+                defaults.hold_secs,
+                defaults.runs,
+                defaults.rounds
+            ),
+            (1000, 60, 200, 2)
         );
+        assert_eq!(parse(&["load", "--rounds", "5"]).unwrap().plan.rounds, 5);
     }
 
     #[test]
@@ -296,6 +309,11 @@ mod tests {
             (&["--what", "1"][..], "unknown flag"),
             (&["load", "--secs", "0"][..], "between 1 and 3600"),
             (&["load", "--runs", "x"][..], "bad --runs"),
+            (
+                &["load", "--rounds", "0"][..],
+                "--rounds must be between 1 and 20",
+            ),
+            (&["load", "--rounds", "two"][..], "bad --rounds"),
         ] {
             let error = format!("{:#}", parse(args).unwrap_err());
             assert!(error.contains(expected), "{args:?}: {error}");
