@@ -3,7 +3,7 @@
 use caduceus_proto::v1::*;
 use tonic::Code;
 
-use super::{Call, Case, Harness, text_input, user};
+use super::{Call, Case, Harness, id_outcome, text_input, user};
 use caduceus_tests::app::authed;
 
 #[tokio::test]
@@ -13,12 +13,11 @@ async fn agent_rpcs_refuse_malformed_fields_with_their_reason() {
         chat,
         responses,
         runs,
-        long,
         nul,
         dots,
         ..
     } = &harness;
-    let (long, nul, dots) = (long.clone(), nul.clone(), dots.clone());
+    let (nul, dots) = (nul.clone(), dots.clone());
     let invalid = Code::InvalidArgument;
     let missing = Code::NotFound;
     let mut cases: Vec<Case> = Vec::new();
@@ -127,18 +126,8 @@ async fn agent_rpcs_refuse_malformed_fields_with_their_reason() {
         invalid,
         "invalid_request",
     );
-    for (label, id) in [
-        ("empty", String::new()),
-        ("dot-dot", dots.clone()),
-        ("NUL", nul.clone()),
-        ("10 KB", long.clone()),
-    ] {
-        let code = if id.is_empty() { invalid } else { missing };
-        let reason = if id.is_empty() {
-            "invalid_request"
-        } else {
-            "response_not_found"
-        };
+    for (label, id) in harness.bad_ids() {
+        let (code, reason) = id_outcome(&id, "response_not_found");
         add(
             &format!("GetResponse {label} id"),
             unary!(
@@ -254,18 +243,8 @@ async fn agent_rpcs_refuse_malformed_fields_with_their_reason() {
         missing,
         "response_not_found",
     );
-    for (label, id) in [
-        ("empty", String::new()),
-        ("dot-dot", dots.clone()),
-        ("NUL", nul.clone()),
-        ("10 KB", long.clone()),
-    ] {
-        let code = if id.is_empty() { invalid } else { missing };
-        let reason = if id.is_empty() {
-            "invalid_request"
-        } else {
-            "run_not_found"
-        };
+    for (label, id) in harness.bad_ids() {
+        let (code, reason) = id_outcome(&id, "run_not_found");
         add(
             &format!("GetRun {label} id"),
             unary!(runs, get_run, GetRunRequest { run_id: id.clone() }),

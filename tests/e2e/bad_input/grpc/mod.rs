@@ -77,7 +77,28 @@ pub(super) struct Harness {
     pub dots: String,
 }
 
+/// What an id-taking RPC answers for a malformed or unknown `id` of an object whose
+/// not-found reason is `not_found`: an empty id is a malformed request, any other one (`..`,
+/// NUL, 10 KB) is simply an id that names nothing.
+pub(super) fn id_outcome(id: &str, not_found: &'static str) -> (Code, &'static str) {
+    if id.is_empty() {
+        (Code::InvalidArgument, "invalid_request")
+    } else {
+        (Code::NotFound, not_found)
+    }
+}
+
 impl Harness {
+    /// The malformed ids every id-taking RPC is tried with, labelled.
+    pub fn bad_ids(&self) -> [(&'static str, String); 4] {
+        [
+            ("empty", String::new()),
+            ("dot-dot", self.dots.clone()),
+            ("NUL", self.nul.clone()),
+            ("10 KB", self.long.clone()),
+        ]
+    }
+
     /// A server with the fake upstream and one session, `bad-input-session`.
     pub async fn start() -> Self {
         let fake = FakeUpstream::start().await;

@@ -3,7 +3,7 @@
 use caduceus_proto::v1::*;
 use tonic::Code;
 
-use super::{Call, Case, Harness};
+use super::{Call, Case, Harness, id_outcome};
 use caduceus_tests::app::authed;
 
 #[tokio::test]
@@ -344,18 +344,8 @@ async fn object_rpcs_refuse_malformed_fields_with_their_reason() {
         invalid,
         "invalid_request",
     );
-    for (label, id) in [
-        ("empty", String::new()),
-        ("dot-dot", dots.clone()),
-        ("NUL", nul.clone()),
-        ("10 KB", long.clone()),
-    ] {
-        let code = if id.is_empty() { invalid } else { missing };
-        let reason = if id.is_empty() {
-            "invalid_request"
-        } else {
-            "job_not_found"
-        };
+    for (label, id) in harness.bad_ids() {
+        let (code, reason) = id_outcome(&id, "job_not_found");
         add(
             &format!("GetJob {label} id"),
             unary!(jobs, get_job, GetJobRequest { id: id.clone() }),
